@@ -1,0 +1,180 @@
+"""`raytune-app`: tune, resume and validate experiments. Exit codes: 0 done, 1 run failed, 2 bad input."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+from typing import Sequence
+
+from .errors import InputError
+
+EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT = 0, 1, 2
+
+
+def _tune_flags(p: argparse.ArgumentParser) -> None:
+    from .spec import SCHEDULERS, SEARCHERS
+
+    g = p.add_argument_group("overrides of the experiment file")
+    g.add_argument("--scheduler", choices=SCHEDULERS)
+    g.add_argument("--search", choices=SEARCHERS)
+    g.add_argument("--cpus-per-trial", type=float, dest="resources.cpus_per_trial")
+    g.add_argument("--gpus-per-trial", type=float, dest="resources.gpus_per_trial", help="fractions allowed")
+    g.add_argument("--max-concurrent", type=int, help="trials running at once (default: all that fit)")
+    g.add_argument("--num-samples", type=int, help="number of trials")
+    g.add_argument("--max-epochs", type=int, help="epochs per trial at most")
+    g.add_argument("--time-budget", type=float, dest="time_budget_s", help="seconds for the whole search")
+    g.add_argument("--max-failures", type=int, help="retries of a failed trial from its checkpoint")
+    g.add_argument("--seed", type=int)
+    g.add_argument("--storage", help="results folder or URI (default ./runs)")
+    g.add_argument("--name", help="experiment name (default: from the file)")
+
+
+def _ray_flags(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--address", help="join a running Ray cluster (auto or HOST:PORT); default: start one")
+    p.add_argument("--dashboard", action="store_true", help="start Ray's dashboard (on 127.0.0.1)")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="raytune-app", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+    tune_p = sub.add_parser("tune", help="run the experiment a file describes")
+    tune_p.add_argument("file", type=Path)
+    tune_p.add_argument("--resume", action="store_true", help="continue the experiment if it already exists")
+    _tune_flags(tune_p)
+    _ray_flags(tune_p)
+    resume_p = sub.add_parser("resume", help="finish an interrupted experiment: raytune-app resume STORAGE/NAME")
+    resume_p.add_argument("path")
+    resume_p.add_argument("--restart-errored", action="store_true", help="start errored trials over")
+    _ray_flags(resume_p)
+    validate_p = sub.add_parser("validate", help="check experiment files without starting Ray")
+    validate_p.add_argument("files", type=Path, nargs="+")
+    return parser
+
+
+def _overrides(args: argparse.Namespace) -> dict:
+    keys = ["scheduler", "search", "resources.cpus_per_trial", "resources.gpus_per_trial", "max_concurrent",
+            "num_samples", "max_epochs", "time_budget_s", "max_failures", "seed", "storage", "name"]
+    return {k: getattr(args, k) for k in keys}
+
+
+def _load(file: Path, overrides: dict):
+    """Spec and data, both validated; InputError on any problem."""
+    from . import data as data_mod
+    from .spec import load_spec
+
+    spec = load_spec(file, overrides)
+    try:
+        dataset = data_mod.load_dataset(spec.data)
+    except InputError as exc:
+        raise InputError(f"{file}: {p}" for p in exc.problems) from None
+    if spec.metric not in data_mod.METRICS[dataset.task]:
+        raise InputError([f"{file}: metric: {spec.metric!r} is not reported for {dataset.task} data; "
+                          f"one of {', '.join(data_mod.METRICS[dataset.task])}"])
+    return spec, dataset
+
+
+def _describe(spec) -> str:
+    params = spec.params
+    sampled = [n for n, p in params.items() if p.kind != "constant"]
+    return (f"{spec.num_samples} trials x {spec.max_epochs} epochs, {spec.scheduler.name} + {spec.search.name}, "
+            f"{spec.model} on {Path(spec.data.dataset).name}, optimising {spec.metric} ({spec.mode}); "
+            f"searching {', '.join(sampled) or 'nothing'}")
+
+
+def cmd_validate(args: argparse.Namespace) -> int:
+    """Check every file; print `ok` with a summary or every problem. Never starts Ray."""
+    code = EXIT_OK
+    for file in args.files:
+        try:
+            spec, _ = _load(file, {})
+            print(f"{file}: ok: {_describe(spec)}")
+        except InputError as exc:
+            print("\n".join(exc.problems), file=sys.stderr)
+            code = EXIT_BAD_INPUT
+    return code
+
+
+def _run(tuner, spec, dataset, path: str) -> int:
+    from .summary import summarize
+
+    started = time.monotonic()
+    results = tuner.fit()
+    summary = summarize(results, spec, dataset, path, time.monotonic() - started)
+    _print_summary(summary)
+    return EXIT_OK if summary["best"] else EXIT_FAILED
+
+
+def _print_summary(summary: dict) -> None:
+    best = summary["best"]
+    counts = ", ".join(f"{n} {s}" for s, n in summary["trials_by_status"].items())
+    print(f"\n{summary['num_trials']} trials ({counts}), {summary['total_epochs']} epochs "
+          f"in {summary['wall_time_s']:.1f} s")
+    if best:
+        test = {k: v for k, v in best.items() if k.startswith("test_")}
+        print(f"Best trial {best['trial_id']}: {summary['metric']} = {best[summary['metric']]:.4f}"
+              + "".join(f", {k} = {v:.4f}" for k, v in test.items() if v is not None))
+        print(f"Best config: {json.dumps(best['config'], sort_keys=True, default=str)}")
+    else:
+        print("No trial reported a usable metric.", file=sys.stderr)
+    print(f"Results: {summary['path']} (summary.json, trials.csv)")
+    print(f"TensorBoard: tensorboard --logdir {summary['path']} --host 127.0.0.1")
+
+
+def cmd_tune(args: argparse.Namespace) -> int:
+    from . import storage
+    from .experiment import build_tuner, experiment_path, restore_tuner, save_spec
+    from .ray_session import connect, trial_capacity
+
+    spec, dataset = _load(args.file, _overrides(args))
+    path = experiment_path(spec)
+    resuming = storage.exists(path)
+    if resuming and not args.resume:
+        raise InputError([f"{args.file}: name: experiment {spec.name!r} already exists at {path}; "
+                          f"continue it with `raytune-app resume {path}` or pick another --name"])
+    problem = storage.check_writable(spec.storage)
+    if problem:
+        raise InputError([f"{args.file}: storage: {problem}"])
+    print(f"{spec.name}: {_describe(spec)}", flush=True)
+    connect(args.address, args.dashboard)
+    capacity = trial_capacity(spec.resources.cpus_per_trial, spec.resources.gpus_per_trial, str(args.file))
+    if resuming:
+        tuner = restore_tuner(path, spec, dataset, restart_errored=False)
+    else:
+        save_spec(spec)
+        tuner = build_tuner(spec, dataset, spec.max_concurrent or capacity)
+    return _run(tuner, spec, dataset, path)
+
+
+def cmd_resume(args: argparse.Namespace) -> int:
+    from . import data as data_mod
+    from . import storage
+    from .experiment import SPEC_FILE, load_saved_spec, restore_tuner
+    from .ray_session import connect
+
+    path = storage.resolve(args.path)
+    if not storage.exists(storage.join(path, SPEC_FILE)):
+        raise InputError([f"{args.path}: not a raytune-app experiment folder (no {SPEC_FILE})"])
+    spec = load_saved_spec(path)
+    dataset = data_mod.load_dataset(spec.data)
+    connect(args.address, args.dashboard)
+    return _run(restore_tuner(path, spec, dataset, args.restart_errored), spec, dataset, path)
+
+
+COMMANDS = {"tune": cmd_tune, "resume": cmd_resume, "validate": cmd_validate}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the `raytune-app` console script."""
+    args = build_parser().parse_args(argv)
+    try:
+        return COMMANDS[args.command](args)
+    except InputError as exc:
+        print("\n".join(exc.problems), file=sys.stderr)
+        return EXIT_BAD_INPUT
+
+
+if __name__ == "__main__":
+    sys.exit(main())

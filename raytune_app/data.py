@@ -1,0 +1,199 @@
+"""Data sets: scikit-learn's bundled ones, synthetic data, or the user's .npz/.csv.
+
+Loaded once in the driver, split, standardised on the training split only, and
+handed to trials through Ray's object store (`tune.with_parameters`).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from .errors import InputError
+
+BUILTIN = {
+    "digits": "classification",
+    "wine": "classification",
+    "breast_cancer": "classification",
+    "diabetes": "regression",
+    "synthetic": "classification",
+}
+METRICS = {
+    "classification": ("val_accuracy", "val_loss", "train_loss"),
+    "regression": ("val_rmse", "val_loss", "train_loss"),
+}
+TEST_METRIC = {"classification": "test_accuracy", "regression": "test_rmse"}
+
+
+@dataclass
+class Dataset:
+    """Split, standardised arrays plus what a model needs to know about them."""
+
+    X_train: np.ndarray
+    y_train: np.ndarray
+    X_val: np.ndarray
+    y_val: np.ndarray
+    X_test: np.ndarray | None
+    y_test: np.ndarray | None
+    task: str  # "classification" | "regression"
+    input_shape: tuple[int, ...]
+    n_classes: int = 0
+    y_mean: float = 0.0  # regression targets are trained standardised
+    y_std: float = 1.0
+
+    @property
+    def outputs(self) -> int:
+        return self.n_classes if self.task == "classification" else 1
+
+    def without_test(self) -> "Dataset":
+        """What trials get: the held-out test split stays in the driver."""
+        return dataclasses.replace(self, X_test=None, y_test=None)
+
+
+def task_of(data_spec) -> str | None:
+    """The task a data spec implies without reading files (None: decided by the data)."""
+    if data_spec.task != "auto":
+        return data_spec.task
+    return BUILTIN.get(data_spec.dataset)
+
+
+def _builtin(spec) -> tuple[np.ndarray, np.ndarray, tuple[int, ...] | None]:
+    from sklearn import datasets
+
+    if spec.dataset == "synthetic":
+        informative = max(2, min(spec.n_features, spec.n_informative or spec.n_features // 2))
+        X, y = datasets.make_classification(
+            n_samples=spec.n_samples, n_features=spec.n_features, n_informative=informative,
+            n_redundant=0, n_classes=spec.n_classes, n_clusters_per_class=1,
+            class_sep=spec.class_sep, random_state=spec.seed,
+        )
+        return X, y, None
+    loader = getattr(datasets, f"load_{spec.dataset}")
+    X, y = loader(return_X_y=True)
+    return X, y, (1, 8, 8) if spec.dataset == "digits" else None
+
+
+def _read_npz(path: Path, key: str) -> dict[str, np.ndarray]:
+    try:
+        with np.load(path, allow_pickle=False) as npz:
+            arrays = {k: npz[k] for k in npz.files}
+    except Exception as exc:  # zip, pickle and format errors all mean "unreadable"
+        raise InputError([f"{key}: cannot read {path}: {exc}"]) from None
+    if "X" in arrays and "y" in arrays:
+        return {"X": arrays["X"], "y": arrays["y"]}
+    needed = ("X_train", "y_train", "X_val", "y_val")
+    missing = [k for k in needed if k not in arrays]
+    if missing:
+        raise InputError([f"{key}: {path} needs arrays X and y, or {', '.join(needed)}; "
+                          f"it has {sorted(arrays)}"])
+    return arrays
+
+
+def _read_csv(path: Path, key: str, label: str) -> dict[str, np.ndarray]:
+    import pandas as pd
+
+    try:
+        frame = pd.read_csv(path)
+    except Exception as exc:
+        raise InputError([f"{key}: cannot read {path}: {exc}"]) from None
+    if label not in frame.columns:
+        raise InputError([f"{key}: {path} has no label column {label!r} "
+                          f"(set data.label); columns: {list(frame.columns)[:10]}"])
+    features = frame.drop(columns=[label])
+    non_numeric = [c for c in features.columns if not np.issubdtype(features[c].dtype, np.number)]
+    if non_numeric:
+        raise InputError([f"{key}: {path} has non-numeric feature columns {non_numeric[:5]}"])
+    return {"X": features.to_numpy(), "y": frame[label].to_numpy()}
+
+
+def _check_arrays(arrays: dict[str, np.ndarray], key: str, path: Path) -> None:
+    for part in ("", "_train", "_val", "_test"):
+        X, y = arrays.get(f"X{part}"), arrays.get(f"y{part}")
+        if X is None or y is None:
+            continue
+        if len(X) != len(y):
+            raise InputError([f"{key}: {path}: X{part} has {len(X)} rows but y{part} has {len(y)}"])
+        if len(X) == 0:
+            raise InputError([f"{key}: {path}: X{part} is empty"])
+        if not np.issubdtype(X.dtype, np.number):
+            raise InputError([f"{key}: {path}: X{part} is not numeric ({X.dtype})"])
+        if np.isnan(X.astype(np.float64)).any() or (np.issubdtype(y.dtype, np.floating) and np.isnan(y).any()):
+            raise InputError([f"{key}: {path}: X{part}/y{part} contain NaN values"])
+
+
+def _infer_task(y: np.ndarray) -> str:
+    return "regression" if np.issubdtype(y.dtype, np.floating) else "classification"
+
+
+def _split(X, y, fraction, seed, stratify):
+    from sklearn.model_selection import train_test_split
+
+    if fraction <= 0:
+        return X, X[:0], y, y[:0]
+    try:
+        return train_test_split(X, y, test_size=fraction, random_state=seed,
+                                stratify=y if stratify else None)
+    except ValueError:  # too few members of a class to stratify
+        return train_test_split(X, y, test_size=fraction, random_state=seed)
+
+
+def load_dataset(spec) -> Dataset:
+    """Load, split and standardise the data a `data:` spec names; InputError on bad data."""
+    key = "data.dataset"
+    image_shape = None
+    if spec.dataset in BUILTIN:
+        X, y, image_shape = _builtin(spec)
+        arrays = {"X": X, "y": y}
+        path = Path(spec.dataset)
+    else:
+        path = Path(spec.dataset)
+        if not path.is_file():
+            raise InputError([f"{key}: no such data file {spec.dataset!r} "
+                              f"(built-in: {', '.join(BUILTIN)})"])
+        if path.suffix == ".npz":
+            arrays = _read_npz(path, key)
+        elif path.suffix == ".csv":
+            arrays = _read_csv(path, key, spec.label)
+        else:
+            raise InputError([f"{key}: {path}: unsupported file type (use .npz or .csv)"])
+        _check_arrays(arrays, key, path)
+    y_any = arrays.get("y", arrays.get("y_train"))
+    task = spec.task if spec.task != "auto" else (BUILTIN.get(spec.dataset) or _infer_task(y_any))
+
+    if "X" in arrays:
+        stratify = task == "classification"
+        X_rest, X_test, y_rest, y_test = _split(arrays["X"], arrays["y"], spec.test_fraction, spec.seed, stratify)
+        val = spec.val_fraction / (1 - spec.test_fraction)
+        X_train, X_val, y_train, y_val = _split(X_rest, y_rest, val, spec.seed, stratify)
+    else:
+        X_train, y_train = arrays["X_train"], arrays["y_train"]
+        X_val, y_val = arrays["X_val"], arrays["y_val"]
+        X_test, y_test = arrays.get("X_test"), arrays.get("y_test")
+        if X_test is None:
+            X_test, y_test = X_val[:0], y_val[:0]
+    return _prepare(X_train, y_train, X_val, y_val, X_test, y_test, task, image_shape)
+
+
+def _prepare(X_train, y_train, X_val, y_val, X_test, y_test, task, image_shape) -> Dataset:
+    """Standardise on the training split; encode class labels as 0..K-1."""
+    shape = image_shape or tuple(X_train.shape[1:])
+    flat = lambda X: np.asarray(X, dtype=np.float64).reshape(len(X), -1)  # noqa: E731
+    mean = flat(X_train).mean(axis=0)
+    std = flat(X_train).std(axis=0)
+    std[std == 0] = 1.0
+    scale = lambda X: ((flat(X) - mean) / std).astype(np.float32).reshape((len(X), *shape))  # noqa: E731
+    if task == "classification":
+        classes, y_train_enc = np.unique(y_train, return_inverse=True)
+        index = {c: i for i, c in enumerate(classes.tolist())}
+        encode = lambda y: np.array([index.get(v, -1) for v in np.asarray(y).tolist()], dtype=np.int64)  # noqa: E731
+        ys = (y_train_enc.astype(np.int64), encode(y_val), encode(y_test))
+        extra = {"n_classes": len(classes)}
+    else:
+        y_mean, y_std = float(np.mean(y_train)), float(np.std(y_train)) or 1.0
+        ys = tuple(np.asarray(y, dtype=np.float32) for y in (y_train, y_val, y_test))
+        extra = {"y_mean": y_mean, "y_std": y_std}
+    return Dataset(scale(X_train), ys[0], scale(X_val), ys[1], scale(X_test), ys[2],
+                   task=task, input_shape=tuple(int(s) for s in shape), **extra)

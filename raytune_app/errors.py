@@ -1,0 +1,20 @@
+"""Errors that mean "bad input": the CLI prints them one line each and exits 2."""
+
+from __future__ import annotations
+
+import difflib
+from typing import Iterable
+
+
+class InputError(Exception):
+    """Bad input from the user: every problem found, each as one line naming file and key."""
+
+    def __init__(self, problems: Iterable[str]):
+        self.problems = list(problems)
+        super().__init__("\n".join(self.problems))
+
+
+def did_you_mean(word: str, options: Iterable[str]) -> str:
+    """A ' (did you mean X?)' hint when a close option exists, else ''."""
+    close = difflib.get_close_matches(str(word), list(options), n=1, cutoff=0.6)
+    return f" (did you mean {close[0]!r}?)" if close else ""

@@ -1,0 +1,84 @@
+"""Validated spec + data -> Ray Tune objects (Tuner, configs, callbacks), fresh or restored."""
+
+from __future__ import annotations
+
+import os
+
+from ray import tune
+from ray.tune.logger import CSVLoggerCallback, JsonLoggerCallback
+
+from . import data as data_mod
+from . import storage
+from .data import Dataset
+from .schedulers import build_scheduler
+from .searchers import build_searcher
+from .space import to_param_space
+from .spec import ExperimentSpec
+from .tensorboard_logging import SCALARS, TensorBoardCallback
+from .trainable import TrialSettings, train_trial
+
+SPEC_FILE = "raytune_app_spec.json"
+
+
+def experiment_path(spec: ExperimentSpec) -> str:
+    return storage.join(storage.resolve(spec.storage), spec.name)
+
+
+def trainable_for(spec: ExperimentSpec, dataset: Dataset):
+    """The function trainable with its data in the object store and its resources attached."""
+    settings = TrialSettings(
+        model=spec.model, max_epochs=spec.max_epochs, checkpoint_every=spec.checkpoint_every,
+        seed=spec.seed, cpus_per_trial=spec.resources.cpus_per_trial,
+        gpus_per_trial=spec.resources.gpus_per_trial)
+    fn = tune.with_parameters(train_trial, data=dataset.without_test(), settings=settings)
+    return tune.with_resources(fn, {"cpu": spec.resources.cpus_per_trial, "gpu": spec.resources.gpus_per_trial})
+
+
+def _callbacks(spec: ExperimentSpec, dataset: Dataset) -> list:
+    # Ray's own TBX logger would add `ray/tune/...` scalars beside ours; keep its CSV and JSON ones
+    os.environ["TUNE_DISABLE_AUTO_CALLBACK_LOGGERS"] = "1"
+    # the forced snapshots it warns about are what keeps num_to_keep from orphaning a checkpoint
+    os.environ.setdefault("TUNE_WARN_EXCESSIVE_EXPERIMENT_CHECKPOINT_SYNC_THRESHOLD_S", "0")
+    metrics = [m for m in SCALARS if m in data_mod.METRICS[dataset.task] or m == "epoch_time_s"]
+    return [CSVLoggerCallback(), JsonLoggerCallback(), TensorBoardCallback(spec.params, metrics)]
+
+
+def _trial_dirname(trial) -> str:
+    return f"trial_{trial.trial_id}"
+
+
+def build_tuner(spec: ExperimentSpec, dataset: Dataset, max_concurrent: int) -> tune.Tuner:
+    """A fresh Tuner for the experiment, writing under STORAGE/NAME."""
+    return tune.Tuner(
+        trainable_for(spec, dataset),
+        param_space=to_param_space(spec.params),
+        tune_config=tune.TuneConfig(
+            metric=spec.metric, mode=spec.mode,
+            search_alg=build_searcher(spec, max_concurrent), scheduler=build_scheduler(spec),
+            num_samples=spec.num_samples, time_budget_s=spec.time_budget_s,
+            reuse_actors=True, trial_dirname_creator=_trial_dirname),
+        run_config=tune.RunConfig(
+            name=spec.name, storage_path=storage.resolve(spec.storage),
+            failure_config=tune.FailureConfig(max_failures=spec.max_failures),
+            checkpoint_config=tune.CheckpointConfig(
+                num_to_keep=spec.keep_checkpoints, checkpoint_score_attribute=spec.metric,
+                checkpoint_score_order=spec.mode),
+            callbacks=_callbacks(spec, dataset), verbose=1),
+    )
+
+
+def restore_tuner(path: str, spec: ExperimentSpec, dataset: Dataset, restart_errored: bool) -> tune.Tuner:
+    """The experiment at `path`, restored by Ray: finished trials stay, the rest continue."""
+    _callbacks(spec, dataset)  # sets the logger switch the fresh run had
+    return tune.Tuner.restore(
+        path, trainable=trainable_for(spec, dataset), resume_unfinished=True,
+        resume_errored=not restart_errored, restart_errored=restart_errored)
+
+
+def save_spec(spec: ExperimentSpec) -> None:
+    """Keep the resolved spec beside Ray's state so `resume` needs nothing but the folder."""
+    storage.write_text(storage.join(experiment_path(spec), SPEC_FILE), spec.model_dump_json(indent=2))
+
+
+def load_saved_spec(path: str) -> ExperimentSpec:
+    return ExperimentSpec.model_validate_json(storage.read_text(storage.join(path, SPEC_FILE)))

@@ -1,0 +1,272 @@
+"""The experiment file: `yaml.safe_load`, CLI overrides, then pydantic validation.
+
+Every problem found becomes one line `FILE: key: message`; `load_spec` raises
+them all together as an InputError, before anything starts Ray.
+"""
+
+from __future__ import annotations
+
+import inspect
+import re
+from pathlib import Path
+from typing import Any, Literal, Mapping
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from . import data as data_mod
+from .errors import InputError, did_you_mean
+from .models import ACTIVATIONS, CNN_ONLY, OPTIMIZERS, Hyperparams
+from .space import Param, parse_space
+
+SCHEDULERS = ("asha", "hyperband", "median", "pbt", "fifo")
+SEARCHERS = ("hyperopt", "random", "grid")
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+def _named(value: Any) -> Any:
+    """`scheduler: asha` and `scheduler: {name: asha, opt: 1}` both become {name, options}."""
+    if isinstance(value, str):
+        return {"name": value, "options": {}}
+    if isinstance(value, Mapping) and "options" not in value:
+        named = {"name": value["name"]} if "name" in value else {}
+        return {**named, "options": {k: v for k, v in value.items() if k != "name"}}
+    return value
+
+
+class SchedulerSpec(_Strict):
+    name: Literal[SCHEDULERS] = "asha"
+    options: dict[str, Any] = {}
+    _coerce = model_validator(mode="before")(classmethod(lambda cls, v: _named(v)))
+
+
+class SearchSpec(_Strict):
+    name: Literal[SEARCHERS] = "hyperopt"
+    options: dict[str, Any] = {}
+    _coerce = model_validator(mode="before")(classmethod(lambda cls, v: _named(v)))
+
+
+class DataSpec(_Strict):
+    dataset: str = "digits"
+    task: Literal["auto", "classification", "regression"] = "auto"
+    label: str = "label"
+    val_fraction: float = Field(0.2, gt=0, lt=1)
+    test_fraction: float = Field(0.2, ge=0, lt=1)
+    seed: int = 0
+    # synthetic only
+    n_samples: int = Field(2000, ge=20)
+    n_features: int = Field(128, ge=2)
+    n_classes: int = Field(10, ge=2)
+    n_informative: int | None = Field(None, ge=2)
+    class_sep: float = Field(1.0, gt=0)
+
+    @model_validator(mode="after")
+    def _fractions(self):
+        if self.val_fraction + self.test_fraction >= 1:
+            raise ValueError("val_fraction + test_fraction must be below 1")
+        return self
+
+
+class ResourcesSpec(_Strict):
+    cpus_per_trial: float = Field(1.0, gt=0)
+    gpus_per_trial: float = Field(0.0, ge=0)
+
+
+class ExperimentSpec(_Strict):
+    """A validated experiment: what to train, how to search, and with what budget."""
+
+    name: str
+    metric: str
+    mode: Literal["min", "max"]
+    max_epochs: int = Field(10, gt=0)
+    num_samples: int = Field(10, gt=0)
+    seed: int = 0
+    max_concurrent: int | None = Field(None, gt=0)
+    time_budget_s: float | None = Field(None, gt=0)
+    max_failures: int = Field(2, ge=-1)
+    data: DataSpec = DataSpec()
+    model: Literal["mlp", "cnn"] = "mlp"
+    scheduler: SchedulerSpec = SchedulerSpec()
+    search: SearchSpec = SearchSpec()
+    resources: ResourcesSpec = ResourcesSpec()
+    checkpoint_every: int = Field(1, gt=0)
+    keep_checkpoints: int = Field(2, gt=0)
+    storage: str = "./runs"
+    space: dict[str, Any] = {}
+    source: str = ""  # the file this spec came from
+
+    @field_validator("name")
+    @classmethod
+    def _safe_name(cls, v: str) -> str:
+        if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]*", v):
+            raise ValueError(f"must be letters, digits, '.', '_' or '-', got {v!r}")
+        return v
+
+    @property
+    def params(self) -> dict[str, Param]:
+        return parse_space(self.space)[0]
+
+    @property
+    def task(self) -> str | None:
+        return data_mod.task_of(self.data)
+
+
+def _pydantic_problems(exc: ValidationError, fields: Mapping[str, Any]) -> list[tuple[str, str]]:
+    out = []
+    for err in exc.errors():
+        loc = [str(p) for p in err["loc"] if not str(p).startswith(("function-", "literal["))]
+        key = ".".join(loc) or "(file)"
+        if err["type"] == "extra_forbidden":
+            parent = fields
+            for part in loc[:-1]:
+                parent = getattr(parent, "model_fields", {}).get(part)
+                parent = getattr(getattr(parent, "annotation", None), "model_fields", {})
+            out.append((key, f"unknown key{did_you_mean(loc[-1], parent)}"))
+        elif err["type"] == "literal_error":
+            options = re.findall(r"'([^']*)'", err.get("ctx", {}).get("expected", ""))
+            out.append((key, f"{err['msg'].lower()}, got {err['input']!r}{did_you_mean(err['input'], options)}"))
+        elif err["type"] == "missing":
+            out.append((key, "is required"))
+        else:
+            msg = err["msg"].removeprefix("Value error, ")
+            out.append((key, f"{msg[0].lower()}{msg[1:]}, got {err['input']!r}" if "got" not in msg else msg))
+    return out
+
+
+def _option_problems(section: str, name: str, cls: type, options: Mapping[str, Any]) -> list[tuple[str, str]]:
+    """Options that the Ray class behind `name` does not take (Ray would drop them silently)."""
+    allowed = [p for p in inspect.signature(cls).parameters if p not in ("metric", "mode", "self")]
+    return [(f"{section}.{k}", f"not an option of {name}{did_you_mean(k, allowed)}")
+            for k in options if k not in allowed]
+
+
+def _scheduler_problems(spec: ExperimentSpec) -> list[tuple[str, str]]:
+    from .schedulers import pbt_mutations, scheduler_class, scheduler_kwargs
+    from .searchers import searcher_class
+
+    problems = _option_problems("scheduler", spec.scheduler.name, scheduler_class(spec.scheduler.name),
+                                spec.scheduler.options)
+    problems += _option_problems("search", spec.search.name, searcher_class(spec.search.name),
+                                 spec.search.options)
+    grace = scheduler_kwargs(spec).get("grace_period")
+    if isinstance(grace, (int, float)) and grace > spec.max_epochs:
+        problems.append(("scheduler.grace_period", f"{grace} is above max_epochs ({spec.max_epochs})"))
+    if spec.scheduler.name == "pbt" and not pbt_mutations(spec):
+        problems.append(("space", "pbt needs at least one of lr, weight_decay, momentum, dropout, "
+                                  "batch_size sampled in space"))
+    return problems
+
+
+def _space_problems(spec: ExperimentSpec, params: dict[str, Param]) -> list[tuple[str, str]]:
+    problems = []
+    known = set(Hyperparams.__dataclass_fields__) - {"extra"}
+    if spec.model != "cnn":
+        known -= set(CNN_ONLY)
+    for name, param in params.items():
+        if name not in known:
+            problems.append((f"space.{name}", f"not a hyperparameter the {spec.model} trainer "
+                                              f"understands{did_you_mean(name, known)}"))
+            continue
+        allowed = {"activation": ACTIVATIONS, "optimizer": OPTIMIZERS}.get(name)
+        for value in (param.options or []) if allowed else []:
+            if not isinstance(value, Mapping) and value not in allowed:
+                problems.append((f"space.{name}", f"unknown {name} {value!r}{did_you_mean(value, allowed)};"
+                                                  f" one of {', '.join(allowed)}"))
+    grids = [n for n, p in params.items() if p.kind == "grid"]
+    if grids and spec.search.name == "hyperopt":
+        problems.append((f"space.{grids[0]}", "grid needs `search: grid` or `random` (HyperOpt cannot grid)"))
+    if spec.search.name == "grid" and not grids:
+        problems.append(("search", "grid search needs at least one `grid: [...]` entry in space"))
+    return problems
+
+
+def _cross_problems(spec: ExperimentSpec) -> list[tuple[str, str]]:
+    problems = []
+    task = spec.task
+    if task and spec.metric not in data_mod.METRICS[task]:
+        problems.append(("metric", f"{spec.metric!r} is not reported for {task} data; "
+                                   f"one of {', '.join(data_mod.METRICS[task])}"))
+    elif not task and spec.metric not in {m for ms in data_mod.METRICS.values() for m in ms}:
+        problems.append(("metric", f"{spec.metric!r} is not a metric the trainer reports"))
+    expected = "max" if spec.metric.endswith("accuracy") else "min"
+    if spec.metric in {m for ms in data_mod.METRICS.values() for m in ms} and spec.mode != expected:
+        problems.append(("mode", f"{spec.metric} should be optimised with mode {expected!r}, got {spec.mode!r}"))
+    if spec.scheduler.name == "pbt" and spec.search.name == "hyperopt":
+        problems.append(("search", "pbt explores by itself: use `search: random` with it"))
+    return problems
+
+
+def read_yaml(path: Path) -> dict[str, Any]:
+    """The file's top-level mapping; InputError naming the line on YAML syntax errors."""
+    try:
+        text = path.read_text()
+    except OSError as exc:
+        raise InputError([f"{path}: cannot read: {exc.strerror or exc}"]) from None
+    try:
+        raw = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"line {mark.line + 1}: " if mark else ""
+        what = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        raise InputError([f"{path}: {where}YAML syntax error: {what}"]) from None
+    if raw is None:
+        raw = {}
+    if not isinstance(raw, dict):
+        raise InputError([f"{path}: the file must be a mapping of keys, got {type(raw).__name__}"])
+    return raw
+
+
+def apply_overrides(raw: dict[str, Any], overrides: Mapping[str, Any]) -> dict[str, Any]:
+    """CLI flags over file values; dotted keys reach into sections (`resources.cpus_per_trial`)."""
+    out = dict(raw)
+    for key, value in overrides.items():
+        if value is None:
+            continue
+        head, _, rest = key.partition(".")
+        if rest:
+            section = out.get(head)
+            out[head] = {**(section if isinstance(section, dict) else {}), rest: value}
+        elif key in ("scheduler", "search"):
+            current = _named(out.get(key)) if out.get(key) is not None else None
+            same = isinstance(current, dict) and current.get("name") == value
+            out[key] = current if same else value  # keep the file's options for the same name only
+        else:
+            out[key] = value
+    return out
+
+
+def _with_data_path(spec: ExperimentSpec, base: Path) -> ExperimentSpec:
+    """A relative data path is looked up from the working folder, then beside the file."""
+    name = spec.data.dataset
+    if name in data_mod.BUILTIN:
+        return spec
+    found = Path(name).expanduser()
+    if not found.is_absolute() and not found.exists() and (base / found).exists():
+        found = base / found
+    return spec.model_copy(update={"data": spec.data.model_copy(update={"dataset": str(found.resolve())})})
+
+
+def load_spec(path: str | Path, overrides: Mapping[str, Any] | None = None) -> ExperimentSpec:
+    """Read, override and validate an experiment file; raises InputError with every problem."""
+    path = Path(path)
+    raw = apply_overrides(read_yaml(path), overrides or {})
+    raw.setdefault("name", path.stem.replace("_", "-"))
+    scheduler = _named(raw.get("scheduler"))
+    if isinstance(scheduler, dict) and scheduler.get("name") == "pbt" and "search" not in raw:
+        raw["search"] = "random"  # PBT explores by itself; Ray refuses it with a searcher
+    raw["source"] = str(path)
+    try:
+        spec = ExperimentSpec.model_validate(raw)
+    except ValidationError as exc:
+        problems = _pydantic_problems(exc, ExperimentSpec)
+        _, space_problems = parse_space(raw.get("space"))
+        raise InputError(f"{path}: {k}: {m}" for k, m in problems + space_problems) from None
+    spec = _with_data_path(spec, path.parent)
+    params, problems = parse_space(spec.space)
+    problems += _space_problems(spec, params) + _cross_problems(spec) + _scheduler_problems(spec)
+    if problems:
+        raise InputError(f"{path}: {k}: {m}" for k, m in problems)
+    return spec

@@ -1,0 +1,55 @@
+"""Where experiments live: a local folder or a URI Ray understands (s3://, gs://, ...)."""
+
+from __future__ import annotations
+
+import os
+
+import pyarrow.fs
+
+
+def is_uri(path: str) -> bool:
+    return "://" in path
+
+
+def resolve(storage: str) -> str:
+    """An absolute local path (Ray needs one) or the URI as given."""
+    return storage if is_uri(storage) else os.path.abspath(os.path.expanduser(storage))
+
+
+def join(*parts: str) -> str:
+    return "/".join(p.rstrip("/") for p in parts)
+
+
+def _fs(path: str) -> tuple[pyarrow.fs.FileSystem, str]:
+    return pyarrow.fs.FileSystem.from_uri(path if is_uri(path) else os.path.abspath(path))
+
+
+def exists(path: str) -> bool:
+    fs, p = _fs(path)
+    return fs.get_file_info(p).type != pyarrow.fs.FileType.NotFound
+
+
+def write_text(path: str, text: str) -> None:
+    """Write a small file, creating its folder; works the same for local paths and URIs."""
+    fs, p = _fs(path)
+    fs.create_dir(p.rsplit("/", 1)[0], recursive=True)
+    with fs.open_output_stream(p) as out:
+        out.write(text.encode())
+
+
+def read_text(path: str) -> str:
+    fs, p = _fs(path)
+    with fs.open_input_stream(p) as src:
+        return src.read().decode()
+
+
+def check_writable(storage: str) -> str | None:
+    """Why results cannot be written under `storage`, or None when they can."""
+    probe = join(resolve(storage), ".raytune-app-write-test")
+    try:
+        write_text(probe, "ok")
+        fs, p = _fs(probe)
+        fs.delete_file(p)
+    except Exception as exc:  # permission, missing bucket, read-only mount, ...
+        return f"cannot write to {storage}: {exc}"
+    return None

@@ -1,0 +1,103 @@
+"""Ray's ResultGrid -> summary.json, trials.csv and the best checkpoint's held-out test score."""
+
+from __future__ import annotations
+
+import json
+import math
+from collections import Counter
+from typing import Any
+
+import pandas as pd
+import torch
+
+from . import storage
+from .data import TEST_METRIC, Dataset
+from .models import Hyperparams, build_model
+from .space import flatten
+from .spec import ExperimentSpec
+from .trainable import evaluate, load_checkpoint
+
+
+def trial_status(result, max_epochs: int) -> str:
+    """completed | early_stopped | diverged | error | not_started, from a trial's Result."""
+    if result.error is not None:
+        return "error"
+    metrics = result.metrics or {}
+    if "epoch" not in metrics:
+        return "not_started"
+    if metrics.get("diverged"):
+        return "diverged"
+    return "completed" if metrics["epoch"] >= max_epochs else "early_stopped"
+
+
+def _best(values: pd.Series, mode: str) -> float | None:
+    values = values[values.map(lambda v: isinstance(v, (int, float)) and math.isfinite(v))]
+    if values.empty:
+        return None
+    return float(values.max() if mode == "max" else values.min())
+
+
+def trial_rows(results, spec: ExperimentSpec) -> list[dict[str, Any]]:
+    """One row per trial: id, status, epochs, final and best metric, flattened config."""
+    rows = []
+    for result in results:
+        metrics = result.metrics or {}
+        history = result.metrics_dataframe
+        best = _best(history[spec.metric], spec.mode) if history is not None and spec.metric in history else None
+        rows.append({
+            "trial_id": metrics.get("trial_id") or result.path.rstrip("/").rsplit("/", 1)[-1].removeprefix("trial_"),
+            "status": trial_status(result, spec.max_epochs),
+            "epochs": int(metrics.get("epoch", 0)),
+            f"final_{spec.metric}": metrics.get(spec.metric),
+            f"best_{spec.metric}": best,
+            **{f"config/{k}": v for k, v in flatten(result.config or {}).items()},
+        })
+    return rows
+
+
+def best_checkpoint(result, metric: str, mode: str):
+    """The kept checkpoint of a trial with the best metric (Ray keeps the best N)."""
+    scored = [(c, m) for c, m in (result.best_checkpoints or []) if isinstance(m.get(metric), (int, float))]
+    if not scored:
+        return result.checkpoint
+    pick = max if mode == "max" else min
+    return pick(scored, key=lambda cm: cm[1][metric])[0]
+
+
+def test_score(checkpoint, config: dict, spec: ExperimentSpec, dataset: Dataset) -> float | None:
+    """The checkpoint's score on the held-out test split (None when there is no test split)."""
+    if checkpoint is None or dataset.X_test is None or len(dataset.X_test) == 0:
+        return None
+    model = build_model(spec.model, Hyperparams.from_config(config), dataset.input_shape, dataset.outputs)
+    with checkpoint.as_directory() as path:
+        model.load_state_dict(load_checkpoint(path)["model"])
+    scores = evaluate(model, torch.from_numpy(dataset.X_test), torch.from_numpy(dataset.y_test), dataset)
+    return scores["accuracy" if dataset.task == "classification" else "rmse"]
+
+
+def summarize(results, spec: ExperimentSpec, dataset: Dataset, path: str, wall_time_s: float) -> dict[str, Any]:
+    """Write summary.json and trials.csv under `path`; return the summary."""
+    rows = trial_rows(results, spec)
+    summary: dict[str, Any] = {
+        "experiment": spec.name, "path": path, "metric": spec.metric, "mode": spec.mode,
+        "scheduler": spec.scheduler.name, "searcher": spec.search.name, "seed": spec.seed,
+        "wall_time_s": round(wall_time_s, 3), "num_trials": len(rows),
+        "trials_by_status": dict(Counter(r["status"] for r in rows)),
+        "total_epochs": sum(r["epochs"] for r in rows), "best": None,
+    }
+    try:
+        best = results.get_best_result(spec.metric, spec.mode, scope="all", filter_nan_and_inf=True)
+    except RuntimeError:  # no trial reported a finite metric
+        best = None
+    if best is not None and best.metrics:
+        checkpoint = best_checkpoint(best, spec.metric, spec.mode)
+        row = next(r for r in rows if r["trial_id"] == best.metrics.get("trial_id"))
+        summary["best"] = {
+            "trial_id": row["trial_id"], "config": best.config, "epochs": row["epochs"],
+            spec.metric: row[f"best_{spec.metric}"],
+            "checkpoint": checkpoint.path if checkpoint else None,
+            TEST_METRIC[dataset.task]: test_score(checkpoint, best.config, spec, dataset),
+        }
+    storage.write_text(storage.join(path, "summary.json"), json.dumps(summary, indent=2, default=str))
+    storage.write_text(storage.join(path, "trials.csv"), pd.DataFrame(rows).to_csv(index=False))
+    return summary

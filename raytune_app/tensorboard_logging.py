@@ -1,0 +1,85 @@
+"""Per-trial TensorBoard logs written by the driver: plainly named scalars and HParams.
+
+Each trial's run gets the HParams experiment config and its session start at its
+first moment, so the HParams dashboard lists every trial while it is still running.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any, Iterable
+
+from ray.tune.logger import LoggerCallback
+from tensorboard.plugins.hparams import summary_v2 as hparams
+
+from .space import Param, flatten
+
+SCALARS = ("train_loss", "val_loss", "val_accuracy", "val_rmse", "epoch_time_s")
+
+
+def _hparam_value(value: Any) -> bool | float | str:
+    if isinstance(value, (bool, str)):
+        return value
+    if isinstance(value, (int, float)):
+        return float(value)
+    return str(value)
+
+
+def hparam_domains(params: dict[str, Param]) -> list[hparams.HParam]:
+    """HParams' declared domains, so the dashboard can filter on each hyperparameter."""
+    out = []
+    for name, p in params.items():
+        options = p.options
+        if options and all(isinstance(o, (bool, str, int, float)) for o in options):
+            values = [_hparam_value(o) for o in options]
+            if len({type(v) for v in values}) == 1:
+                out.append(hparams.HParam(name, hparams.Discrete(values)))
+                continue
+        if p.is_continuous:
+            out.append(hparams.HParam(name, hparams.RealInterval(float(p.args[0]), float(p.args[1]))))
+        else:
+            out.append(hparams.HParam(name))
+    return out
+
+
+class TensorBoardCallback(LoggerCallback):
+    """Writes `val_accuracy`, `train_loss`, ... and HParams sessions into each trial's folder."""
+
+    def __init__(self, params: dict[str, Param], metrics: Iterable[str]):
+        self._config_pb = hparams.hparams_config_pb(
+            hparam_domains(params), [hparams.Metric(m) for m in metrics])
+        self._metrics = tuple(metrics)
+        self._writers: dict[str, Any] = {}
+
+    def _writer(self, trial):
+        if trial.trial_id not in self._writers:
+            from torch.utils.tensorboard import SummaryWriter
+
+            writer = SummaryWriter(log_dir=trial.local_path, flush_secs=5)
+            writer.file_writer.add_summary(self._config_pb)
+            session = {k: _hparam_value(v) for k, v in flatten(trial.config).items()}
+            writer.file_writer.add_summary(
+                hparams.hparams_pb(session, trial_id=trial.trial_id, start_time_secs=time.time()))
+            writer.flush()
+            self._writers[trial.trial_id] = writer
+        return self._writers[trial.trial_id]
+
+    def __getstate__(self) -> dict:
+        """Ray saves callbacks with the experiment; open writers stay behind."""
+        return {**self.__dict__, "_writers": {}}
+
+    def log_trial_start(self, trial) -> None:
+        self._writer(trial)
+
+    def log_trial_result(self, iteration: int, trial, result: dict) -> None:
+        writer = self._writer(trial)
+        step = result.get("training_iteration", iteration)
+        for name in self._metrics:
+            if name in result:
+                writer.add_scalar(name, float(result[name]), global_step=step)
+        writer.flush()
+
+    def log_trial_end(self, trial, failed: bool = False) -> None:
+        writer = self._writers.pop(trial.trial_id, None)
+        if writer is not None:
+            writer.close()
