@@ -180,16 +180,23 @@ def load_dataset(spec) -> Dataset:
 def _prepare(X_train, y_train, X_val, y_val, X_test, y_test, task, image_shape) -> Dataset:
     """Standardise on the training split; encode class labels as 0..K-1."""
     shape = image_shape or tuple(X_train.shape[1:])
-    flat = lambda X: np.asarray(X, dtype=np.float64).reshape(len(X), -1)  # noqa: E731
-    mean = flat(X_train).mean(axis=0)
-    std = flat(X_train).std(axis=0)
+    width = int(np.prod(shape))
+    flat_train = np.asarray(X_train, dtype=np.float64).reshape(len(X_train), width)
+    mean, std = flat_train.mean(axis=0), flat_train.std(axis=0)
     std[std == 0] = 1.0
-    scale = lambda X: ((flat(X) - mean) / std).astype(np.float32).reshape((len(X), *shape))  # noqa: E731
+
+    def scale(X: np.ndarray) -> np.ndarray:
+        flat = np.asarray(X, dtype=np.float64).reshape(len(X), width)
+        return ((flat - mean) / std).astype(np.float32).reshape((len(X), *shape))
+
     if task == "classification":
         classes, y_train_enc = np.unique(y_train, return_inverse=True)
         index = {c: i for i, c in enumerate(classes.tolist())}
-        encode = lambda y: np.array([index.get(v, -1) for v in np.asarray(y).tolist()], dtype=np.int64)  # noqa: E731
-        ys = (y_train_enc.astype(np.int64), encode(y_val), encode(y_test))
+        ys = (y_train_enc.astype(np.int64),
+              *(np.array([index.get(v, -1) for v in np.asarray(y).tolist()], dtype=np.int64) for y in (y_val, y_test)))
+        if any((y < 0).any() for y in ys[1:]):
+            raise InputError(["data.dataset: the validation or test split has labels that the "
+                              "training split never shows"])
         extra = {"n_classes": len(classes)}
     else:
         y_mean, y_std = float(np.mean(y_train)), float(np.std(y_train)) or 1.0

@@ -16,5 +16,7 @@ class InputError(Exception):
 
 def did_you_mean(word: str, options: Iterable[str]) -> str:
     """A ' (did you mean X?)' hint when a close option exists, else ''."""
-    close = difflib.get_close_matches(str(word), list(options), n=1, cutoff=0.6)
+    word, options = str(word), [str(o) for o in options]
+    close = [o for o in options if o.startswith(word) or word.startswith(o)] if len(word) > 2 else []
+    close = close or difflib.get_close_matches(word, options, n=1, cutoff=0.6)
     return f" (did you mean {close[0]!r}?)" if close else ""

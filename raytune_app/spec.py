@@ -114,17 +114,18 @@ class ExperimentSpec(_Strict):
         return data_mod.task_of(self.data)
 
 
-def _pydantic_problems(exc: ValidationError, fields: Mapping[str, Any]) -> list[tuple[str, str]]:
+def _pydantic_problems(exc: ValidationError) -> list[tuple[str, str]]:
     out = []
     for err in exc.errors():
         loc = [str(p) for p in err["loc"] if not str(p).startswith(("function-", "literal["))]
         key = ".".join(loc) or "(file)"
         if err["type"] == "extra_forbidden":
-            parent = fields
-            for part in loc[:-1]:
-                parent = getattr(parent, "model_fields", {}).get(part)
-                parent = getattr(getattr(parent, "annotation", None), "model_fields", {})
-            out.append((key, f"unknown key{did_you_mean(loc[-1], parent)}"))
+            model: Any = ExperimentSpec
+            for part in loc[:-1]:  # walk down to the section holding the unknown key
+                field = getattr(model, "model_fields", {}).get(part)
+                model = field.annotation if field is not None else None
+            known = [k for k in getattr(model, "model_fields", {}) if k != "source"]
+            out.append((key, f"unknown key{did_you_mean(loc[-1], known)}"))
         elif err["type"] == "literal_error":
             options = re.findall(r"'([^']*)'", err.get("ctx", {}).get("expected", ""))
             out.append((key, f"{err['msg'].lower()}, got {err['input']!r}{did_you_mean(err['input'], options)}"))
@@ -261,7 +262,7 @@ def load_spec(path: str | Path, overrides: Mapping[str, Any] | None = None) -> E
     try:
         spec = ExperimentSpec.model_validate(raw)
     except ValidationError as exc:
-        problems = _pydantic_problems(exc, ExperimentSpec)
+        problems = _pydantic_problems(exc)
         _, space_problems = parse_space(raw.get("space"))
         raise InputError(f"{path}: {k}: {m}" for k, m in problems + space_problems) from None
     spec = _with_data_path(spec, path.parent)

@@ -1,0 +1,22 @@
+# `make tune` and `make test` set everything up in .venv on first use, then run.
+VENV ?= .venv
+PYTHON ?= python3
+# the CPU build of PyTorch that this machine kind keeps on disk; pyproject.toml only asks torch>=2.2
+TORCH ?= torch==2.13.0
+STAMP := $(VENV)/.installed
+
+.PHONY: setup tune test bench
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/pip install -q --upgrade pip
+	$(VENV)/bin/pip install -q "$(TORCH)" -e '.[test]'
+	touch $@
+
+setup: $(STAMP)
+
+tune: $(STAMP)
+	$(VENV)/bin/raytune-app tune search_spaces/mlp_digits.yaml --resume
+
+test: $(STAMP)
+	$(VENV)/bin/python -m pytest

@@ -1,0 +1,58 @@
+"""Shared fixtures: one real local Ray for the whole session, and a way to run the real CLI."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+import pytest
+import yaml
+
+REPO = Path(__file__).resolve().parents[1]
+RAY = str(Path(sys.executable).with_name("ray"))
+# loopback-only test clusters: Ray 2.60's token authentication is not needed there
+ENV = {**os.environ, "RAY_AUTH_MODE": "disabled", "RAY_USAGE_STATS_ENABLED": "0", "PYTHONUNBUFFERED": "1"}
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="session")
+def ray_address():
+    """A one-node Ray cluster on 127.0.0.1 shared by the end-to-end tests."""
+    port = free_port()
+    temp = tempfile.mkdtemp(prefix="rt_", dir="/tmp")  # short: Ray's socket paths have a length limit
+    subprocess.run([RAY, "start", "--head", "--node-ip-address=127.0.0.1", f"--port={port}", "--num-cpus=2",
+                    "--include-dashboard=false", f"--temp-dir={temp}", "--disable-usage-stats"],
+                   env=ENV, check=True, capture_output=True, timeout=120)
+    yield f"127.0.0.1:{port}"
+    subprocess.run([RAY, "stop", "--force"], env=ENV, capture_output=True, timeout=120)
+    shutil.rmtree(temp, ignore_errors=True)
+
+
+def run_cli(*args: str, timeout: float = 300, cwd: Path | None = None) -> subprocess.CompletedProcess:
+    """`python -m raytune_app ARGS` in a real process; output captured as text."""
+    return subprocess.run([sys.executable, "-m", "raytune_app", *map(str, args)], env=ENV, cwd=cwd,
+                          capture_output=True, text=True, timeout=timeout)
+
+
+def write_experiment(path: Path, **fields) -> Path:
+    """A small experiment file: tiny budgets unless the test says otherwise."""
+    spec = {"metric": "val_accuracy", "mode": "max", "max_epochs": 3, "num_samples": 3,
+            "data": {"dataset": "digits"}, "space": {"lr": {"loguniform": [1e-3, 1e-1]}}}
+    spec.update(fields)
+    path.write_text(yaml.safe_dump(spec))
+    return path
+
+
+def read_json_lines(path: Path) -> list[dict]:
+    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]

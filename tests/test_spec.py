@@ -1,0 +1,97 @@
+from pathlib import Path
+
+import pytest
+import yaml
+
+from raytune_app.errors import InputError
+from raytune_app.spec import load_spec
+
+from conftest import REPO, run_cli, write_experiment
+
+
+@pytest.mark.parametrize("path", sorted((REPO / "search_spaces").glob("*.yaml")), ids=lambda p: p.name)
+def test_shipped_experiment_files_are_valid(path):
+    spec = load_spec(path)
+    assert spec.name and spec.params
+
+
+def test_defaults_and_shorthands(tmp_path):
+    spec = load_spec(write_experiment(tmp_path / "my_exp.yaml", scheduler="hyperband", search="random"))
+    assert spec.name == "my-exp" and spec.scheduler.name == "hyperband" and spec.search.name == "random"
+    assert spec.resources.cpus_per_trial == 1 and spec.keep_checkpoints == 2 and spec.checkpoint_every == 1
+
+
+def test_cli_overrides_win_and_keep_options_of_the_same_scheduler(tmp_path):
+    path = write_experiment(tmp_path / "e.yaml", scheduler={"name": "asha", "grace_period": 2})
+    spec = load_spec(path, {"num_samples": 7, "resources.gpus_per_trial": 0.25, "scheduler": "asha"})
+    assert spec.num_samples == 7 and spec.resources.gpus_per_trial == 0.25
+    assert spec.scheduler.options == {"grace_period": 2}
+    assert load_spec(path, {"scheduler": "fifo"}).scheduler.options == {}
+
+
+def test_pbt_defaults_to_random_search(tmp_path):
+    spec = load_spec(write_experiment(tmp_path / "e.yaml"), {"scheduler": "pbt"})
+    assert spec.search.name == "random"
+
+
+def problems(tmp_path, text=None, **fields):
+    path = tmp_path / "e.yaml"
+    if text is not None:
+        path.write_text(text)
+    else:
+        write_experiment(path, **fields)
+    with pytest.raises(InputError) as err:
+        load_spec(path)
+    assert all(p.startswith(f"{path}: ") for p in err.value.problems)
+    return "\n".join(err.value.problems)
+
+
+@pytest.mark.parametrize("fields, message", [
+    ({"space": {"lr": {"loguniform": [0.0, 0.1]}}}, "space.lr: loguniform needs 0 < low < high, got [0.0, 0.1]"),
+    ({"max_epoch": 3}, "max_epoch: unknown key (did you mean 'max_epochs'?)"),
+    ({"mode": "maximise"}, "mode: input should be 'min' or 'max'"),
+    ({"max_epochs": 0}, "max_epochs: input should be greater than 0"),
+    ({"num_samples": 2.5}, "num_samples: "),
+    ({"metric": "val_rmse"}, "metric: 'val_rmse' is not reported for classification data"),
+    ({"data": {"dataset": "diabetes"}}, "metric: 'val_accuracy' is not reported for regression data"),
+    ({"scheduler": {"name": "asha", "grace_period": 9}}, "scheduler.grace_period: 9 is above max_epochs (3)"),
+    ({"scheduler": {"name": "asha", "grace": 1}}, "scheduler.grace: not an option of asha (did you mean 'grace_period'?)"),
+    ({"scheduler": "ashaa"}, "scheduler.name: input should be 'asha'"),
+    ({"space": {"hidden_layers": {"grid": [1, 2]}}}, "space.hidden_layers: grid needs `search: grid`"),
+    ({"space": {"learning_rate": 0.1}}, "space.learning_rate: not a hyperparameter the mlp trainer understands"),
+    ({"space": {"activation": {"choice": ["relu", "relux"]}}}, "space.activation: unknown activation 'relux'"),
+    ({"data": {"dataset": "digits", "val_fraction": 0.6, "test_fraction": 0.5}}, "val_fraction + test_fraction"),
+])
+def test_bad_input_is_one_line_naming_the_key(tmp_path, fields, message):
+    assert message in problems(tmp_path, **fields)
+
+
+def test_missing_metric_and_mode_are_reported_together(tmp_path):
+    text = problems(tmp_path, text=yaml.safe_dump({"max_epochs": 2}))
+    assert "metric: is required" in text and "mode: is required" in text
+
+
+def test_yaml_syntax_error_names_the_line(tmp_path):
+    assert "line 3: YAML syntax error" in problems(tmp_path, text="metric: val_accuracy\nmode: max\nspace: {lr: [1, 2}\nmax_epochs: 3\n")
+
+
+def test_validate_command_exits_2_without_traceback(tmp_path):
+    bad = write_experiment(tmp_path / "bad.yaml", space={"lr": {"loguniform": [0.0, 0.1]}})
+    good = write_experiment(tmp_path / "good.yaml")
+    out = run_cli("validate", good, bad)
+    assert out.returncode == 2
+    assert f"{good}: ok: 3 trials x 3 epochs, asha + hyperopt" in out.stdout
+    assert out.stderr.strip() == f"{bad}: space.lr: loguniform needs 0 < low < high, got [0.0, 0.1]"
+
+
+def test_tune_with_bad_input_exits_2_before_ray_starts(tmp_path):
+    bad = write_experiment(tmp_path / "bad.yaml", mode="maximum")
+    out = run_cli("tune", bad, "--storage", tmp_path / "runs")
+    assert out.returncode == 2 and "Traceback" not in out.stderr
+    assert out.stderr.startswith(f"{bad}: mode: ")
+    assert not (tmp_path / "runs").exists()
+
+
+def test_missing_file_is_bad_input(tmp_path):
+    out = run_cli("tune", tmp_path / "nope.yaml")
+    assert out.returncode == 2 and "nope.yaml: cannot read" in out.stderr

@@ -1,0 +1,200 @@
+"""The real CLI on a real Ray, tiny budgets: outputs, checkpoints, TensorBoard, failure recovery."""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from ray import tune
+from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+from tensorboard.plugins.hparams import metadata as hp_metadata
+
+from conftest import ENV, read_json_lines, run_cli, write_experiment
+
+SMALL_SPACE = {"lr": {"loguniform": [1e-3, 1e-1]}, "hidden_size": {"choice": [32, 64]},
+               "activation": {"choice": ["relu", "tanh"]}}
+
+
+def trial_dirs(exp: Path) -> list[Path]:
+    return sorted(p for p in exp.iterdir() if p.name.startswith("trial_"))
+
+
+def histories(exp: Path) -> dict[str, list[dict]]:
+    return {d.name.removeprefix("trial_"): read_json_lines(d / "result.json") for d in trial_dirs(exp)}
+
+
+def read_csv(path: Path) -> list[dict]:
+    with path.open() as f:
+        return list(csv.DictReader(f))
+
+
+@pytest.fixture(scope="module")
+def asha_run(ray_address, tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("asha")
+    spec = write_experiment(tmp / "digits_asha.yaml", name="digits-asha", num_samples=4, max_epochs=4,
+                            search={"name": "hyperopt", "n_initial_points": 2}, space=SMALL_SPACE)
+    out = run_cli("tune", spec, "--storage", tmp / "runs", "--address", ray_address)
+    return out, tmp / "runs" / "digits-asha", spec
+
+
+def test_asha_hyperopt_run_prints_the_best_config(asha_run):
+    out, exp, _ = asha_run
+    assert out.returncode == 0, out.stderr[-3000:]
+    assert "Best config: {" in out.stdout and "test_accuracy = " in out.stdout
+    assert f"tensorboard --logdir {exp}" in out.stdout
+
+
+def test_summary_and_trials_csv_agree_with_ray_results(asha_run):
+    _, exp, _ = asha_run
+    summary = json.loads((exp / "summary.json").read_text())
+    hist = histories(exp)
+    assert (summary["experiment"], summary["metric"], summary["mode"]) == ("digits-asha", "val_accuracy", "max")
+    assert (summary["scheduler"], summary["searcher"], summary["num_trials"]) == ("asha", "hyperopt", 4)
+    assert sum(summary["trials_by_status"].values()) == 4
+    assert summary["total_epochs"] == sum(len(h) for h in hist.values())
+    best_seen = max(r["val_accuracy"] for h in hist.values() for r in h)
+    assert summary["best"]["val_accuracy"] == pytest.approx(best_seen)
+    assert summary["best"]["config"] == hist[summary["best"]["trial_id"]][0]["config"]
+    assert 0.5 < summary["best"]["test_accuracy"] <= 1.0
+    rows = read_csv(exp / "trials.csv")
+    assert sorted(r["trial_id"] for r in rows) == sorted(hist)
+    for row in rows:
+        h = hist[row["trial_id"]]
+        assert int(row["epochs"]) == h[-1]["epoch"] == len(h)
+        assert float(row["best_val_accuracy"]) == pytest.approx(max(r["val_accuracy"] for r in h))
+        assert row["status"] == ("completed" if len(h) == 4 else "early_stopped")
+        assert float(row["config/lr"]) == pytest.approx(h[0]["config"]["lr"])
+    # ASHA stopped someone early: fewer epochs than 4 trials x 4
+    assert summary["total_epochs"] < 16
+
+
+def test_every_epoch_reports_the_documented_metrics(asha_run):
+    _, exp, _ = asha_run
+    for h in histories(exp).values():
+        assert [r["epoch"] for r in h] == list(range(1, len(h) + 1))
+        assert [r["training_iteration"] for r in h] == list(range(1, len(h) + 1))
+        for r in h:
+            assert {"train_loss", "val_loss", "val_accuracy", "epoch_time_s"} <= r.keys()
+
+
+def test_checkpoints_hold_state_and_only_the_best_are_kept(asha_run):
+    _, exp, _ = asha_run
+    summary = json.loads((exp / "summary.json").read_text())
+    state = torch.load(Path(summary["best"]["checkpoint"]) / "checkpoint.pt", weights_only=True)
+    assert {"model", "optimizer", "epoch", "rng"} <= state.keys()
+    assert {"torch", "shuffle"} <= state["rng"].keys()
+    for d in trial_dirs(exp):
+        kept = sorted(p.name for p in d.glob("checkpoint_*"))
+        assert 1 <= len(kept) <= 2, (d, kept)
+
+
+def test_ray_can_read_the_experiment_unchanged(asha_run):
+    _, exp, _ = asha_run
+    assert tune.Tuner.can_restore(str(exp))
+    analysis = tune.ExperimentAnalysis(str(exp))
+    assert len(analysis.trials) == 4
+    best = analysis.get_best_trial("val_accuracy", "max", scope="all")
+    summary = json.loads((exp / "summary.json").read_text())
+    assert best.trial_id == summary["best"]["trial_id"]
+
+
+def test_tensorboard_has_plain_scalars_and_hparams_for_every_trial(asha_run):
+    _, exp, _ = asha_run
+    hist = histories(exp)
+    for d in trial_dirs(exp):
+        acc = EventAccumulator(str(d))
+        acc.Reload()
+        assert {"val_accuracy", "train_loss", "val_loss", "epoch_time_s"} <= set(acc.Tags()["scalars"])
+        steps = [e.step for e in acc.Scalars("val_accuracy")]
+        assert steps == list(range(1, len(hist[d.name.removeprefix("trial_")]) + 1))
+        content = acc.PluginTagToContent(hp_metadata.PLUGIN_NAME)
+        start = hp_metadata.parse_session_start_info_plugin_data(content[hp_metadata.SESSION_START_INFO_TAG])
+        assert set(start.hparams) == {"lr", "hidden_size", "activation"}
+        assert start.hparams["activation"].string_value in ("relu", "tanh")
+        experiment = hp_metadata.parse_experiment_plugin_data(content[hp_metadata.EXPERIMENT_TAG])
+        assert {m.name.tag for m in experiment.metric_infos} >= {"val_accuracy", "val_loss", "train_loss"}
+
+
+def test_an_existing_experiment_is_never_overwritten(asha_run, ray_address):
+    _, exp, spec = asha_run
+    before = (exp / "summary.json").stat().st_mtime_ns
+    out = run_cli("tune", spec, "--storage", exp.parent, "--address", ray_address)
+    assert out.returncode == 2 and "already exists" in out.stderr and f"raytune-app resume {exp}" in out.stderr
+    assert (exp / "summary.json").stat().st_mtime_ns == before
+
+
+def test_fifo_random_search_on_an_npz_file(ray_address, tmp_path):
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(300, 6))
+    y = (X[:, 0] + X[:, 1] > 0).astype(int)
+    np.savez(tmp_path / "data.npz", X=X, y=y)
+    spec = write_experiment(tmp_path / "npz.yaml", data={"dataset": "data.npz"}, scheduler="fifo",
+                            search="random", num_samples=3, max_epochs=3, space=SMALL_SPACE)
+    out = run_cli("tune", spec, "--storage", tmp_path / "runs", "--address", ray_address, "--seed", "3")
+    assert out.returncode == 0, out.stderr[-3000:]
+    summary = json.loads((tmp_path / "runs" / "npz" / "summary.json").read_text())
+    assert summary["searcher"] == "random" and summary["trials_by_status"] == {"completed": 3}
+    assert summary["total_epochs"] == 9 and summary["best"]["val_accuracy"] > 0.8
+
+
+def test_grid_search_runs_every_combination(ray_address, tmp_path):
+    spec = write_experiment(tmp_path / "grid.yaml", scheduler="fifo", search="grid", num_samples=1, max_epochs=2,
+                            space={"hidden_sizes": {"grid": [[32], [32, 16]]}, "activation": {"grid": ["relu", "tanh"]},
+                                   "lr": 0.01})
+    out = run_cli("tune", spec, "--storage", tmp_path / "runs", "--address", ray_address)
+    assert out.returncode == 0, out.stderr[-3000:]
+    configs = [h[0]["config"] for h in histories(tmp_path / "runs" / "grid").values()]
+    combos = sorted((tuple(c["hidden_sizes"]), c["activation"]) for c in configs)
+    assert combos == [((32,), "relu"), ((32,), "tanh"), ((32, 16), "relu"), ((32, 16), "tanh")]
+
+
+def test_regression_reports_rmse_and_a_diverging_trial_stops_itself(tmp_path):
+    """Also the default path: no --address, so the CLI starts its own local Ray."""
+    spec = write_experiment(tmp_path / "reg.yaml", metric="val_rmse", mode="min", scheduler="fifo",
+                            search="grid", data={"dataset": "diabetes"}, max_epochs=3, num_samples=1,
+                            space={"lr": {"grid": [1e-2, 1e9]}, "optimizer": "sgd", "momentum": 0.9})
+    out = run_cli("tune", spec, "--storage", tmp_path / "runs")
+    assert out.returncode == 0, out.stderr[-3000:]
+    summary = json.loads((tmp_path / "runs" / "reg" / "summary.json").read_text())
+    assert summary["trials_by_status"] == {"completed": 1, "diverged": 1}
+    assert summary["best"]["config"]["lr"] == 1e-2 and 30 < summary["best"]["test_rmse"] < 100
+    diverged = [h for h in histories(tmp_path / "runs" / "reg").values() if h[-1]["diverged"]][0]
+    assert diverged[-1]["val_rmse"] == float("inf") and len(diverged) < 3
+
+
+def test_a_killed_trial_resumes_from_its_checkpoint(ray_address, tmp_path):
+    spec = write_experiment(tmp_path / "kill.yaml", num_samples=1, max_epochs=12, scheduler="fifo", search="random",
+                            data={"dataset": "synthetic", "n_samples": 6000, "n_features": 64},
+                            space={"lr": 0.01, "batch_size": 16, "hidden_size": 256})
+    proc = subprocess.Popen([sys.executable, "-m", "raytune_app", "tune", str(spec), "--storage",
+                             str(tmp_path / "runs"), "--address", ray_address], env=ENV,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    exp = tmp_path / "runs" / "kill"
+    killed = None
+    deadline = time.time() + 120
+    while killed is None and time.time() < deadline and proc.poll() is None:
+        for d in trial_dirs(exp) if exp.exists() else []:
+            results = read_json_lines(d / "result.json") if (d / "result.json").exists() else []
+            if results and results[-1]["epoch"] >= 3 and list(d.glob("checkpoint_*")):
+                killed = results[-1]["epoch"]
+                os.kill(results[-1]["pid"], signal.SIGKILL)
+        time.sleep(0.05)
+    output, _ = proc.communicate(timeout=300)
+    assert killed is not None, output[-3000:]
+    assert proc.returncode == 0, output[-3000:]
+    (history,) = histories(exp).values()
+    epochs = [r["epoch"] for r in history]
+    assert epochs == list(range(1, 13)), epochs  # every epoch exactly once
+    restarted = [r for r in history if r["iterations_since_restore"] == 1 and r["epoch"] > 1]
+    assert restarted and restarted[0]["epoch"] >= killed  # continued after its checkpoint, not from epoch 1
+    summary = json.loads((exp / "summary.json").read_text())
+    assert summary["trials_by_status"] == {"completed": 1}
