@@ -79,7 +79,7 @@ def _load(file: Path, overrides: dict):
 def _describe(spec) -> str:
     params = spec.params
     sampled = [n for n, p in params.items() if p.kind != "constant"]
-    return (f"{spec.num_samples} trials x {spec.max_epochs} epochs, {spec.scheduler.name} + {spec.search.name}, "
+    return (f"{spec.trial_count} trials x {spec.max_epochs} epochs, {spec.scheduler.name} + {spec.search.name}, "
             f"{spec.model} on {Path(spec.data.dataset).name}, optimising {spec.metric} ({spec.mode}); "
             f"searching {', '.join(sampled) or 'nothing'}")
 

@@ -10,7 +10,8 @@ class InputError(Exception):
     """Bad input from the user: every problem found, each as one line naming file and key."""
 
     def __init__(self, problems: Iterable[str]):
-        self.problems = list(problems)
+        # one line each, even when a key or value the user wrote holds a line break
+        self.problems = [p.replace("\r", "\\r").replace("\n", "\\n") for p in problems]
         super().__init__("\n".join(self.problems))
 
 

@@ -11,8 +11,7 @@ from . import data as data_mod
 from . import storage
 from .data import Dataset
 from .schedulers import build_scheduler
-from .searchers import build_searcher
-from .space import to_param_space
+from .searchers import build_search
 from .spec import ExperimentSpec
 from .tensorboard_logging import SCALARS, TensorBoardCallback
 from .trainable import TrialSettings, train_trial
@@ -49,12 +48,12 @@ def _trial_dirname(trial) -> str:
 
 def build_tuner(spec: ExperimentSpec, dataset: Dataset, max_concurrent: int) -> tune.Tuner:
     """A fresh Tuner for the experiment, writing under STORAGE/NAME."""
+    search_alg, param_space = build_search(spec, max_concurrent)
     return tune.Tuner(
         trainable_for(spec, dataset),
-        param_space=to_param_space(spec.params),
+        param_space=param_space,
         tune_config=tune.TuneConfig(
-            metric=spec.metric, mode=spec.mode,
-            search_alg=build_searcher(spec, max_concurrent), scheduler=build_scheduler(spec),
+            metric=spec.metric, mode=spec.mode, search_alg=search_alg, scheduler=build_scheduler(spec),
             num_samples=spec.num_samples, time_budget_s=spec.time_budget_s,
             reuse_actors=True, trial_dirname_creator=_trial_dirname),
         run_config=tune.RunConfig(

@@ -51,13 +51,15 @@ class Hyperparams:
 
     @classmethod
     def from_config(cls, config: Mapping[str, Any]) -> "Hyperparams":
-        """Read a sampled config; a mapping under `optimizer` is a conditional branch."""
-        flat = dict(config)
-        opt = flat.get("optimizer")
-        if isinstance(opt, Mapping):  # {name: sgd, lr: ..., momentum: ...}
-            flat.pop("optimizer")
-            flat.update({k: v for k, v in opt.items() if k != "name"})
-            flat["optimizer"] = opt.get("name", "adam")
+        """Read a sampled config; a mapping is a conditional branch: `optimizer: {name: sgd, lr: ...}`
+        means optimizer=sgd plus the branch's own hyperparameters."""
+        flat: dict[str, Any] = {}
+        for key, value in config.items():
+            if isinstance(value, Mapping):
+                flat.update({k: v for k, v in value.items() if k != "name"})
+                flat[key] = value.get("name")
+            else:
+                flat.setdefault(key, value)
         names = {f.name for f in fields(cls)} - {"extra"}
         known = {k: v for k, v in flat.items() if k in names}
         if known.get("hidden_sizes") is not None:

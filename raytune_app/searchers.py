@@ -1,8 +1,16 @@
-"""Searcher names -> Ray Tune's own search algorithms (`tune.create_searcher`), seeded."""
+"""Searcher names -> Ray Tune's own search algorithms (`tune.create_searcher`), seeded.
+
+HyperOpt gets the space in its native tree form (so TPE models each conditional
+branch separately); random and grid search get Ray Tune's sample domains.
+"""
 
 from __future__ import annotations
 
+from typing import Any
+
 from ray import tune
+
+from .space import to_hyperopt_space, to_param_space
 
 
 def searcher_class(name: str) -> type:
@@ -12,12 +20,15 @@ def searcher_class(name: str) -> type:
     return SEARCH_ALG_IMPORT["hyperopt" if name == "hyperopt" else "random"]()
 
 
-def build_searcher(spec, max_concurrent: int):
-    """HyperOpt's TPE behind a concurrency limit, or Ray's random/grid variant generator."""
+def build_search(spec, max_concurrent: int) -> tuple[Any, dict[str, Any]]:
+    """(search_alg, param_space) for `tune.Tuner`."""
     options = dict(spec.search.options)
     if spec.search.name == "hyperopt":
         from ray.tune.search import ConcurrencyLimiter
 
-        searcher = tune.create_searcher("hyperopt", random_state_seed=spec.seed, **options)
-        return ConcurrencyLimiter(searcher, max_concurrent=max_concurrent)
-    return tune.create_searcher("random", random_state=spec.seed, max_concurrent=max_concurrent, **options)
+        searcher = tune.create_searcher(
+            "hyperopt", space=to_hyperopt_space(spec.params), metric=spec.metric, mode=spec.mode,
+            random_state_seed=spec.seed, **options)
+        return ConcurrencyLimiter(searcher, max_concurrent=max_concurrent), {}
+    searcher = tune.create_searcher("random", random_state=spec.seed, max_concurrent=max_concurrent, **options)
+    return searcher, to_param_space(spec.params)

@@ -30,10 +30,18 @@ DISCRETE = ("choice", "grid")
 
 @dataclass(frozen=True)
 class Param:
-    """One hyperparameter: a constant or a distribution with validated arguments."""
+    """One hyperparameter: a constant or a distribution with validated arguments.
+
+    A `choice` may list mappings: each is a conditional branch, a dict of Params
+    sampled only when that branch is chosen (e.g. `momentum` only for `sgd`).
+    """
 
     kind: str  # "constant" or a key of DISTRIBUTIONS
     args: tuple
+
+    @property
+    def branches(self) -> list[dict[str, "Param"]]:
+        return [a for a in self.args if isinstance(a, dict)] if self.kind == "choice" else []
 
     def to_tune(self) -> Any:
         """The Ray Tune domain (or constant) for this parameter."""
@@ -51,12 +59,35 @@ class Param:
         if self.kind == "logint":
             return tune.lograndint(a[0], a[1] + 1)
         if self.kind == "choice":
-            return tune.choice(list(a))
+            return tune.choice([to_param_space(o) if isinstance(o, dict) else o for o in a])
         return tune.grid_search(list(a))
+
+    def to_hyperopt(self, label: str) -> Any:
+        """HyperOpt's native expression: branches become a tree TPE models separately."""
+        from hyperopt import hp
+        from hyperopt.pyll import scope
+
+        a = self.args
+        if self.kind == "constant":
+            return a[0]
+        if self.kind == "uniform":
+            return hp.uniform(label, a[0], a[1])
+        if self.kind == "loguniform":
+            return hp.loguniform(label, math.log(a[0]), math.log(a[1]))
+        if self.kind == "quniform":
+            return hp.quniform(label, a[0], a[1], a[2])
+        if self.kind == "int":
+            return scope.int(hp.quniform(label, a[0] - 0.5, a[1] + 0.5, 1))
+        if self.kind == "logint":
+            return scope.int(hp.qloguniform(label, math.log(a[0] - 0.5 + 1e-9), math.log(a[1] + 0.5), 1))
+        return hp.choice(label, [to_hyperopt_space(o, f"{label}/{o['name'].args[0]}/")
+                                 if isinstance(o, dict) else o for o in a])
 
     @property
     def options(self) -> list | None:
-        """Every value the parameter can take, when that is a finite list."""
+        """Every value the parameter can take, when that is a finite list (branches: their names)."""
+        if self.branches:
+            return [b["name"].args[0] for b in self.branches]
         if self.kind == "constant":
             return [self.args[0]]
         if self.kind in DISCRETE:
@@ -111,7 +142,26 @@ def parse_param(value: Any) -> tuple[Param | None, str | None]:
         return None, problem
     if kind in ("int", "logint"):
         args = [int(x) for x in args]
+    if kind == "choice" and any(isinstance(o, Mapping) for o in args):
+        return _parse_branches(args)
     return Param(kind, tuple(args)), None
+
+
+def _parse_branches(options: list) -> tuple[Param | None, str | None]:
+    """A choice between mappings: every option is a branch with a `name` and its own params."""
+    branches = []
+    for i, option in enumerate(options):
+        if not isinstance(option, Mapping) or "name" not in option or isinstance(option["name"], Mapping):
+            return None, f"choice[{i}]: when a choice lists mappings, each needs a plain `name`, got {option!r}"
+        params, problems = parse_space({k: v for k, v in option.items()})
+        if problems:
+            key, problem = problems[0]
+            return None, f"choice[{i}].{key.removeprefix('space.')}: {problem}"
+        branches.append(params)
+    names = [b["name"].args[0] for b in branches]
+    if len(set(map(str, names))) != len(names):
+        return None, f"choice: branch names must differ, got {names}"
+    return Param("choice", tuple(branches)), None
 
 
 def parse_space(raw: Any) -> tuple[dict[str, Param], list[tuple[str, str]]]:
@@ -134,6 +184,26 @@ def parse_space(raw: Any) -> tuple[dict[str, Param], list[tuple[str, str]]]:
 def to_param_space(params: Mapping[str, Param]) -> dict[str, Any]:
     """The `param_space` for `tune.Tuner`."""
     return {name: p.to_tune() for name, p in params.items()}
+
+
+def to_hyperopt_space(params: Mapping[str, Param], prefix: str = "") -> dict[str, Any]:
+    """The whole space in HyperOpt's native form; labels are the flattened names."""
+    return {name: p.to_hyperopt(f"{prefix}{name}") for name, p in params.items()}
+
+
+def flat_params(params: Mapping[str, Param]) -> dict[str, Param]:
+    """Branches spelled out as `optimizer/name`, `optimizer/lr`, ... (first branch's domain wins)."""
+    out: dict[str, Param] = {}
+    for name, p in params.items():
+        if not p.branches:
+            out[name] = p
+            continue
+        out[f"{name}/name"] = Param("choice", tuple(p.options))
+        for branch in p.branches:
+            for key, sub in flat_params(branch).items():
+                if key != "name":
+                    out.setdefault(f"{name}/{key}", sub)
+    return out
 
 
 def flatten(config: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:

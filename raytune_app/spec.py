@@ -7,6 +7,7 @@ them all together as an InputError, before anything starts Ray.
 from __future__ import annotations
 
 import inspect
+import math
 import re
 from pathlib import Path
 from typing import Any, Literal, Mapping
@@ -24,6 +25,7 @@ SEARCHERS = ("hyperopt", "random", "grid")
 
 
 class _Strict(BaseModel):
+    # strict ints: `max_epochs: 2.5`, `"3"` or `true` are mistakes, not numbers to coerce
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
@@ -55,12 +57,12 @@ class DataSpec(_Strict):
     label: str = "label"
     val_fraction: float = Field(0.2, gt=0, lt=1)
     test_fraction: float = Field(0.2, ge=0, lt=1)
-    seed: int = 0
+    seed: int = Field(0, strict=True)
     # synthetic only
-    n_samples: int = Field(2000, ge=20)
-    n_features: int = Field(128, ge=2)
-    n_classes: int = Field(10, ge=2)
-    n_informative: int | None = Field(None, ge=2)
+    n_samples: int = Field(2000, ge=20, strict=True)
+    n_features: int = Field(128, ge=2, strict=True)
+    n_classes: int = Field(10, ge=2, strict=True)
+    n_informative: int | None = Field(None, ge=2, strict=True)
     class_sep: float = Field(1.0, gt=0)
 
     @model_validator(mode="after")
@@ -81,19 +83,19 @@ class ExperimentSpec(_Strict):
     name: str
     metric: str
     mode: Literal["min", "max"]
-    max_epochs: int = Field(10, gt=0)
-    num_samples: int = Field(10, gt=0)
-    seed: int = 0
-    max_concurrent: int | None = Field(None, gt=0)
+    max_epochs: int = Field(10, gt=0, strict=True)
+    num_samples: int = Field(10, gt=0, strict=True)
+    seed: int = Field(0, strict=True)
+    max_concurrent: int | None = Field(None, gt=0, strict=True)
     time_budget_s: float | None = Field(None, gt=0)
-    max_failures: int = Field(2, ge=-1)
+    max_failures: int = Field(2, ge=-1, strict=True)
     data: DataSpec = DataSpec()
     model: Literal["mlp", "cnn"] = "mlp"
     scheduler: SchedulerSpec = SchedulerSpec()
     search: SearchSpec = SearchSpec()
     resources: ResourcesSpec = ResourcesSpec()
-    checkpoint_every: int = Field(1, gt=0)
-    keep_checkpoints: int = Field(2, gt=0)
+    checkpoint_every: int = Field(1, gt=0, strict=True)
+    keep_checkpoints: int = Field(2, gt=0, strict=True)
     storage: str = "./runs"
     space: dict[str, Any] = {}
     source: str = ""  # the file this spec came from
@@ -108,6 +110,11 @@ class ExperimentSpec(_Strict):
     @property
     def params(self) -> dict[str, Param]:
         return parse_space(self.space)[0]
+
+    @property
+    def trial_count(self) -> int:
+        """Trials the search will run: num_samples, times the grid's size when there is a grid."""
+        return self.num_samples * math.prod(len(p.args) for p in self.params.values() if p.kind == "grid")
 
     @property
     def task(self) -> str | None:
@@ -166,14 +173,19 @@ def _space_problems(spec: ExperimentSpec, params: dict[str, Param]) -> list[tupl
     known = set(Hyperparams.__dataclass_fields__) - {"extra"}
     if spec.model != "cnn":
         known -= set(CNN_ONLY)
+
+    def unknown(key: str, name: str) -> tuple[str, str]:
+        return key, f"not a hyperparameter the {spec.model} trainer understands{did_you_mean(name, known)}"
+
     for name, param in params.items():
         if name not in known:
-            problems.append((f"space.{name}", f"not a hyperparameter the {spec.model} trainer "
-                                              f"understands{did_you_mean(name, known)}"))
+            problems.append(unknown(f"space.{name}", name))
             continue
+        problems += [unknown(f"space.{name}.choice[{i}].{k}", k)
+                     for i, branch in enumerate(param.branches) for k in branch if k != "name" and k not in known]
         allowed = {"activation": ACTIVATIONS, "optimizer": OPTIMIZERS}.get(name)
         for value in (param.options or []) if allowed else []:
-            if not isinstance(value, Mapping) and value not in allowed:
+            if value not in allowed:
                 problems.append((f"space.{name}", f"unknown {name} {value!r}{did_you_mean(value, allowed)};"
                                                   f" one of {', '.join(allowed)}"))
     grids = [n for n, p in params.items() if p.kind == "grid"]
@@ -193,7 +205,7 @@ def _cross_problems(spec: ExperimentSpec) -> list[tuple[str, str]]:
     elif not task and spec.metric not in {m for ms in data_mod.METRICS.values() for m in ms}:
         problems.append(("metric", f"{spec.metric!r} is not a metric the trainer reports"))
     expected = "max" if spec.metric.endswith("accuracy") else "min"
-    if spec.metric in {m for ms in data_mod.METRICS.values() for m in ms} and spec.mode != expected:
+    if not problems and spec.mode != expected:
         problems.append(("mode", f"{spec.metric} should be optimised with mode {expected!r}, got {spec.mode!r}"))
     if spec.scheduler.name == "pbt" and spec.search.name == "hyperopt":
         problems.append(("search", "pbt explores by itself: use `search: random` with it"))

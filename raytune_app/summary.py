@@ -93,7 +93,7 @@ def summarize(results, spec: ExperimentSpec, dataset: Dataset, path: str, wall_t
         checkpoint = best_checkpoint(best, spec.metric, spec.mode)
         row = next(r for r in rows if r["trial_id"] == best.metrics.get("trial_id"))
         summary["best"] = {
-            "trial_id": row["trial_id"], "config": best.config, "epochs": row["epochs"],
+            "trial_id": row["trial_id"], "config": flatten(best.config), "epochs": row["epochs"],
             spec.metric: row[f"best_{spec.metric}"],
             "checkpoint": checkpoint.path if checkpoint else None,
             TEST_METRIC[dataset.task]: test_score(checkpoint, best.config, spec, dataset),

@@ -12,7 +12,7 @@ from typing import Any, Iterable
 from ray.tune.logger import LoggerCallback
 from tensorboard.plugins.hparams import summary_v2 as hparams
 
-from .space import Param, flatten
+from .space import Param, flat_params, flatten
 
 SCALARS = ("train_loss", "val_loss", "val_accuracy", "val_rmse", "epoch_time_s")
 
@@ -28,7 +28,7 @@ def _hparam_value(value: Any) -> bool | float | str:
 def hparam_domains(params: dict[str, Param]) -> list[hparams.HParam]:
     """HParams' declared domains, so the dashboard can filter on each hyperparameter."""
     out = []
-    for name, p in params.items():
+    for name, p in flat_params(params).items():
         options = p.options
         if options and all(isinstance(o, (bool, str, int, float)) for o in options):
             values = [_hparam_value(o) for o in options]

@@ -1,0 +1,146 @@
+"""Bad input through the real command line: exit 2, one line naming file and key, and no Ray started."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import ray
+import yaml
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from raytune_app.cli import main
+from raytune_app.errors import InputError
+from raytune_app.spec import load_spec
+
+from conftest import run_cli, write_experiment
+
+
+def bad_npz(kind):
+    def make(path):
+        if kind == "mismatch":
+            np.savez(path, X=np.zeros((5, 2)), y=np.zeros(4, dtype=int))
+        elif kind == "nan":
+            np.savez(path, X=np.full((5, 2), np.nan), y=np.zeros(5, dtype=int))
+        elif kind == "unreadable":
+            path.write_bytes(b"\x00garbage")
+    return make
+
+
+def no_label_csv(path):
+    path.write_text("a,b\n1,2\n3,4\n")
+
+
+CASES = [
+    ({"space": {"lr": {"loguniform": [0.0, 0.1]}}}, "space.lr: loguniform needs 0 < low < high, got [0.0, 0.1]"),
+    ({"space": {"lr": {"loguniform": [-1.0, 0.1]}}}, "space.lr: loguniform needs 0 < low < high"),
+    ({"space": {"lr": {"uniform": [0.5, 0.1]}}}, "space.lr: uniform needs low < high"),
+    ({"space": {"lr": {"uniform": [0.1]}}}, "space.lr: uniform needs [low, high] as 2 numbers"),
+    ({"space": {"lr": {"uniform": "0.1-0.5"}}}, "space.lr: uniform needs [low, high] as 2 numbers"),
+    ({"space": {"hidden_layers": {"int": [1.5, 3]}}}, "space.hidden_layers: int needs integer bounds"),
+    ({"space": {"hidden_size": {"choice": []}}}, "space.hidden_size: choice needs a non-empty list"),
+    ({"space": {"hidden_size": {"grid": []}}}, "space.hidden_size: grid needs a non-empty list"),
+    ({"space": {"lr": {"log_uniform": [1e-4, 1e-1]}}}, "space.lr: unknown distribution 'log_uniform' (did you mean 'loguniform'?)"),
+    ({"num_sample": 4}, "num_sample: unknown key (did you mean 'num_samples'?)"),
+    ({"mode": "best"}, "mode: input should be 'min' or 'max', got 'best'"),
+    ({"metric": None}, "metric: "),
+    ({"metric": "val_rmse"}, "metric: 'val_rmse' is not reported for classification data"),
+    ({"data": {"dataset": "diabetes"}}, "metric: 'val_accuracy' is not reported for regression data"),
+    ({"max_epochs": 0}, "max_epochs: input should be greater than 0"),
+    ({"max_epochs": 2.5}, "max_epochs: input should be a valid integer"),
+    ({"num_samples": -1}, "num_samples: input should be greater than 0"),
+    ({"num_samples": "ten"}, "num_samples: input should be a valid integer"),
+    ({"scheduler": {"name": "asha", "grace_period": 5}}, "scheduler.grace_period: 5 is above max_epochs (3)"),
+    ({"space": {"lr": {"grid": [0.1, 0.01]}}}, "space.lr: grid needs `search: grid` or `random` (HyperOpt cannot grid)"),
+    ({"data": {"dataset": "missing.npz"}}, "data.dataset: no such data file"),
+    ({"data": {"dataset": "bad.npz"}, "_make": bad_npz("unreadable")}, "data.dataset: cannot read"),
+    ({"data": {"dataset": "bad.npz"}, "_make": bad_npz("mismatch")}, "data.dataset: "),
+    ({"data": {"dataset": "bad.npz"}, "_make": bad_npz("nan")}, "contain NaN values"),
+    ({"data": {"dataset": "bad.csv"}, "_make": no_label_csv}, "data.dataset: "),
+]
+
+
+@pytest.mark.parametrize("fields, message", CASES, ids=lambda v: message_id(v))
+def test_tune_rejects_bad_input_before_ray_starts(tmp_path, capsys, fields, message):
+    fields = dict(fields)
+    make = fields.pop("_make", None)
+    if make:
+        make(tmp_path / fields["data"]["dataset"])
+    path = write_experiment(tmp_path / "exp.yaml", **fields)
+    code = main(["tune", str(path), "--storage", str(tmp_path / "runs")])
+    err = capsys.readouterr().err
+    assert code == 2
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith(f"{path}: ") and message in lines[0], err
+    assert "Traceback" not in err
+    assert not ray.is_initialized() and not (tmp_path / "runs").exists()
+
+
+def message_id(value):
+    return value.split(":")[0] if isinstance(value, str) else None
+
+
+def test_every_problem_is_listed_at_once(tmp_path, capsys):
+    path = write_experiment(tmp_path / "exp.yaml", mode="best", space={"lr": {"uniform": [1, 0]}, "foo": 1})
+    assert main(["validate", str(path)]) == 2
+    err = capsys.readouterr().err
+    assert "mode: " in err  # pydantic problems come first; the space problems are reported with them
+    assert "space.lr: uniform needs low < high" in err
+
+
+def test_unwritable_storage_is_bad_input(tmp_path, capsys):
+    path = write_experiment(tmp_path / "exp.yaml")
+    code = main(["tune", str(path), "--storage", "/proc/raytune-cannot-write-here"])
+    err = capsys.readouterr().err
+    assert code == 2 and err.startswith(f"{path}: storage: cannot write to /proc/raytune-cannot-write-here")
+    assert not ray.is_initialized()
+
+
+def test_bad_flag_value_is_a_usage_error(tmp_path):
+    out = run_cli("tune", write_experiment(tmp_path / "exp.yaml"), "--scheduler", "nope")
+    assert out.returncode == 2 and "invalid choice: 'nope'" in out.stderr and "Traceback" not in out.stderr
+
+
+@pytest.mark.parametrize("flags, message", [
+    (["--gpus-per-trial", "0.5"], "resources.gpus_per_trial: 0.5 GPUs per trial, but the Ray cluster has no GPUs"),
+    (["--cpus-per-trial", "64"], "resources.cpus_per_trial: 64.0 CPUs per trial, but no node"),
+])
+def test_resources_no_node_can_offer_are_refused_not_left_pending(ray_address, tmp_path, flags, message):
+    path = write_experiment(tmp_path / "exp.yaml")
+    out = run_cli("tune", path, "--storage", tmp_path / "runs", "--address", ray_address, *flags, timeout=120)
+    assert out.returncode == 2, out.stderr[-2000:]
+    assert f"{path}: {message}" in out.stderr and "Traceback" not in out.stderr
+
+
+# -- generated garbage never crashes the loader -------------------------------------------------
+
+scalars = st.one_of(st.none(), st.booleans(), st.integers(-5, 5), st.floats(allow_nan=True),
+                    st.text(max_size=8), st.sampled_from(["asha", "hyperopt", "digits", "val_accuracy", "max"]))
+keys = st.one_of(st.sampled_from(["metric", "mode", "max_epochs", "num_samples", "data", "space", "scheduler",
+                                  "search", "resources", "model", "name", "lr", "uniform", "loguniform", "int",
+                                  "choice", "grid", "dataset", "name", "grace_period"]), st.text(max_size=6))
+trees = st.recursive(scalars, lambda inner: st.one_of(st.lists(inner, max_size=4),
+                                                       st.dictionaries(keys, inner, max_size=5)), max_leaves=20)
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(doc=st.dictionaries(keys, trees, max_size=8))
+def test_generated_documents_only_ever_give_input_errors(tmp_path, doc):
+    path = tmp_path / "gen.yaml"
+    path.write_text(yaml.safe_dump(doc))
+    try:
+        load_spec(path)
+    except InputError as exc:
+        assert exc.problems and all(p.startswith(f"{path}: ") and "\n" not in p for p in exc.problems)
+    assert not ray.is_initialized()
+
+
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(text=st.text(max_size=200))
+def test_generated_text_only_ever_gives_input_errors(tmp_path, text):
+    path = tmp_path / "gen.yaml"
+    path.write_text(text)
+    try:
+        load_spec(path)
+    except InputError as exc:
+        assert all(p.startswith(f"{path}: ") for p in exc.problems)
