@@ -1,9 +1,13 @@
-"""`raytune-app`: tune, resume and validate experiments. Exit codes: 0 done, 1 run failed, 2 bad input."""
+"""`raytune-app`: tune, resume and validate experiments.
+
+Exit codes: 0 done, 1 the run failed, 2 bad input, 130 interrupted (state saved, resumable).
+"""
 
 from __future__ import annotations
 
 import argparse
 import json
+import shlex
 import sys
 import time
 from pathlib import Path
@@ -11,7 +15,7 @@ from typing import Sequence
 
 from .errors import InputError
 
-EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT = 0, 1, 2
+EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT, EXIT_INTERRUPTED = 0, 1, 2, 130
 
 
 def _tune_flags(p: argparse.ArgumentParser) -> None:
@@ -97,14 +101,29 @@ def cmd_validate(args: argparse.Namespace) -> int:
     return code
 
 
-def _run(tuner, spec, dataset, path: str) -> int:
+def _resume_hint(path: str, address: str | None) -> str:
+    return f"raytune-app resume {shlex.quote(path)}" + (f" --address {shlex.quote(address)}" if address else "")
+
+
+def _run(tuner, spec, dataset, path: str, address: str | None) -> int:
+    from .interrupts import graceful_interrupts
     from .summary import summarize
 
     started = time.monotonic()
-    results = tuner.fit()
+    with graceful_interrupts() as stopped:
+        results = tuner.fit()
     summary = summarize(results, spec, dataset, path, time.monotonic() - started)
     _print_summary(summary)
-    return EXIT_OK if summary["best"] else EXIT_FAILED
+    if stopped.is_set():
+        print(f"\nInterrupted; the experiment's state is saved. Resume it with:\n  {_resume_hint(path, address)}",
+              flush=True)
+        return EXIT_INTERRUPTED
+    errored = summary["trials_by_status"].get("error", 0)
+    if errored:
+        print(f"\n{errored} trial(s) failed after {spec.max_failures} retries; their errors are in Ray's "
+              f"error.txt files. Retry them from their checkpoints with:\n  {_resume_hint(path, address)}",
+              file=sys.stderr, flush=True)
+    return EXIT_OK if summary["best"] and not errored else EXIT_FAILED
 
 
 def _print_summary(summary: dict) -> None:
@@ -133,7 +152,7 @@ def cmd_tune(args: argparse.Namespace) -> int:
     resuming = storage.exists(path)
     if resuming and not args.resume:
         raise InputError([f"{args.file}: name: experiment {spec.name!r} already exists at {path}; "
-                          f"continue it with `raytune-app resume {path}` or pick another --name"])
+                          f"continue it with `{_resume_hint(path, args.address)}` or pick another --name"])
     problem = storage.check_writable(spec.storage)
     if problem:
         raise InputError([f"{args.file}: storage: {problem}"])
@@ -145,7 +164,7 @@ def cmd_tune(args: argparse.Namespace) -> int:
     else:
         save_spec(spec)
         tuner = build_tuner(spec, dataset, spec.max_concurrent or capacity)
-    return _run(tuner, spec, dataset, path)
+    return _run(tuner, spec, dataset, path, args.address)
 
 
 def cmd_resume(args: argparse.Namespace) -> int:
@@ -160,7 +179,7 @@ def cmd_resume(args: argparse.Namespace) -> int:
     spec = load_saved_spec(path)
     dataset = data_mod.load_dataset(spec.data)
     connect(args.address, args.dashboard)
-    return _run(restore_tuner(path, spec, dataset, args.restart_errored), spec, dataset, path)
+    return _run(restore_tuner(path, spec, dataset, args.restart_errored), spec, dataset, path, args.address)
 
 
 COMMANDS = {"tune": cmd_tune, "resume": cmd_resume, "validate": cmd_validate}

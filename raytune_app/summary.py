@@ -18,13 +18,15 @@ from .spec import ExperimentSpec
 from .trainable import evaluate, load_checkpoint
 
 
-def trial_status(result, max_epochs: int) -> str:
-    """completed | early_stopped | diverged | error | not_started, from a trial's Result."""
-    if result.error is not None:
-        return "error"
+def trial_status(result, ray_status: str | None, max_epochs: int) -> str:
+    """completed | early_stopped | diverged | error | unfinished | not_started."""
     metrics = result.metrics or {}
+    if result.error is not None or ray_status == "ERROR":
+        return "error"
     if "epoch" not in metrics:
         return "not_started"
+    if ray_status in ("PENDING", "RUNNING", "PAUSED"):  # an interrupted run: resume continues it
+        return "unfinished"
     if metrics.get("diverged"):
         return "diverged"
     return "completed" if metrics["epoch"] >= max_epochs else "early_stopped"
@@ -37,16 +39,17 @@ def _best(values: pd.Series, mode: str) -> float | None:
     return float(values.max() if mode == "max" else values.min())
 
 
-def trial_rows(results, spec: ExperimentSpec) -> list[dict[str, Any]]:
+def trial_rows(results, spec: ExperimentSpec, ray_status: dict[str, str]) -> list[dict[str, Any]]:
     """One row per trial: id, status, epochs, final and best metric, flattened config."""
     rows = []
     for result in results:
         metrics = result.metrics or {}
+        trial_id = metrics.get("trial_id") or result.path.rstrip("/").rsplit("/", 1)[-1].removeprefix("trial_")
         history = result.metrics_dataframe
         best = _best(history[spec.metric], spec.mode) if history is not None and spec.metric in history else None
         rows.append({
-            "trial_id": metrics.get("trial_id") or result.path.rstrip("/").rsplit("/", 1)[-1].removeprefix("trial_"),
-            "status": trial_status(result, spec.max_epochs),
+            "trial_id": trial_id,
+            "status": trial_status(result, ray_status.get(trial_id), spec.max_epochs),
             "epochs": int(metrics.get("epoch", 0)),
             f"final_{spec.metric}": metrics.get(spec.metric),
             f"best_{spec.metric}": best,
@@ -77,7 +80,10 @@ def test_score(checkpoint, config: dict, spec: ExperimentSpec, dataset: Dataset)
 
 def summarize(results, spec: ExperimentSpec, dataset: Dataset, path: str, wall_time_s: float) -> dict[str, Any]:
     """Write summary.json and trials.csv under `path`; return the summary."""
-    rows = trial_rows(results, spec)
+    from ray.tune import ExperimentAnalysis
+
+    ray_status = {t.trial_id: t.status for t in ExperimentAnalysis(path).trials}
+    rows = trial_rows(results, spec, ray_status)
     summary: dict[str, Any] = {
         "experiment": spec.name, "path": path, "metric": spec.metric, "mode": spec.mode,
         "scheduler": spec.scheduler.name, "searcher": spec.search.name, "seed": spec.seed,

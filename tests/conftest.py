@@ -9,6 +9,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import time
 from pathlib import Path
 
 import pytest
@@ -56,3 +57,32 @@ def write_experiment(path: Path, **fields) -> Path:
 
 def read_json_lines(path: Path) -> list[dict]:
     return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+
+
+def start_cli(*args: str, log: Path) -> subprocess.Popen:
+    """The real CLI in the background (a child of this Python process, so SIGINT reaches it)."""
+    return subprocess.Popen([sys.executable, "-m", "raytune_app", *map(str, args)], env=ENV,
+                            stdout=log.open("w"), stderr=subprocess.STDOUT)
+
+
+def wait_for(predicate, timeout: float = 120, proc: subprocess.Popen | None = None):
+    """Poll until predicate() is truthy (returned); fails on timeout or if proc exits first."""
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        value = predicate()
+        if value:
+            return value
+        if proc is not None and proc.poll() is not None:
+            raise AssertionError(f"process exited with {proc.returncode} before the condition held")
+        time.sleep(0.05)
+    raise AssertionError("timed out waiting")
+
+
+def trial_dirs(exp: Path) -> list[Path]:
+    return sorted(p for p in exp.iterdir() if p.name.startswith("trial_")) if exp.exists() else []
+
+
+def histories(exp: Path) -> dict[str, list[dict]]:
+    """Each trial's reported results, from Ray's own result.json."""
+    return {d.name.removeprefix("trial_"): read_json_lines(d / "result.json")
+            for d in trial_dirs(exp) if (d / "result.json").exists()}

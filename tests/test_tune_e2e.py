@@ -18,18 +18,10 @@ from ray import tune
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 from tensorboard.plugins.hparams import metadata as hp_metadata
 
-from conftest import ENV, read_json_lines, run_cli, write_experiment
+from conftest import ENV, histories, read_json_lines, run_cli, trial_dirs, write_experiment
 
 SMALL_SPACE = {"lr": {"loguniform": [1e-3, 1e-1]}, "hidden_size": {"choice": [32, 64]},
                "activation": {"choice": ["relu", "tanh"]}}
-
-
-def trial_dirs(exp: Path) -> list[Path]:
-    return sorted(p for p in exp.iterdir() if p.name.startswith("trial_"))
-
-
-def histories(exp: Path) -> dict[str, list[dict]]:
-    return {d.name.removeprefix("trial_"): read_json_lines(d / "result.json") for d in trial_dirs(exp)}
 
 
 def read_csv(path: Path) -> list[dict]:

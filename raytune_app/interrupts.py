@@ -1,0 +1,34 @@
+"""Ctrl-C while tuning: the first stops Ray Tune cleanly (state saved), the second quits at once."""
+
+from __future__ import annotations
+
+import os
+import signal
+import sys
+import threading
+from contextlib import contextmanager
+from typing import Iterator
+
+
+@contextmanager
+def graceful_interrupts() -> Iterator[threading.Event]:
+    """Within the block, SIGINT/SIGTERM ask Ray Tune to stop and save (its SIGUSR1 hook);
+    a second one exits with 130 at once. The event tells whether a stop was asked."""
+    stop = threading.Event()
+
+    def handler(signum: int, frame) -> None:
+        if stop.is_set():
+            print("\nStopping at once; the last saved state stays resumable.", file=sys.stderr, flush=True)
+            os._exit(130)
+        stop.set()
+        print("\nStopping: saving the experiment's state (Ctrl-C again to quit at once) ...",
+              file=sys.stderr, flush=True)
+        os.kill(os.getpid(), signal.SIGUSR1)  # Ray Tune ends the run and snapshots it on SIGUSR1
+
+    os.environ["TUNE_DISABLE_SIGINT_HANDLER"] = "1"  # ours replaces Ray's, which does the same once
+    previous = {sig: signal.signal(sig, handler) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield stop
+    finally:
+        for sig, old in previous.items():
+            signal.signal(sig, old)

@@ -1,0 +1,86 @@
+"""Real faults on a real Ray: Ctrl-C, a killed driver, an errored trial; then resume finishes the run."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import time
+
+from conftest import histories, read_json_lines, run_cli, start_cli, trial_dirs, wait_for, write_experiment
+
+SLOW = {"data": {"dataset": "synthetic", "n_samples": 5000, "n_features": 64}, "scheduler": "fifo",
+        "search": "random", "space": {"lr": {"loguniform": [1e-3, 1e-2]}, "batch_size": 16, "hidden_size": 256}}
+EPOCHS = 6
+
+
+def latest_epoch_with_checkpoint(exp, at_least: int):
+    """(trial dir, epoch) of a trial whose newest checkpoint is for epoch >= at_least."""
+    for d in trial_dirs(exp):
+        ckpts = sorted(d.glob("checkpoint_*"))
+        if ckpts and int(ckpts[-1].name.split("_")[-1]) + 1 >= at_least and (d / "result.json").exists():
+            return d, int(ckpts[-1].name.split("_")[-1]) + 1
+    return None
+
+
+def assert_finished_without_restarts(exp, num_trials):
+    summary = json.loads((exp / "summary.json").read_text())
+    assert summary["num_trials"] == num_trials and summary["trials_by_status"] == {"completed": num_trials}
+    hist = histories(exp)
+    assert len(hist) == num_trials  # the searcher's state carried over: no extra trials
+    for trial, h in hist.items():
+        epochs = [r["epoch"] for r in h]
+        assert epochs.count(1) == 1, (trial, epochs)  # never rerun from epoch 1
+        assert max(epochs) == EPOCHS and set(epochs) == set(range(1, EPOCHS + 1)), (trial, epochs)
+    return hist
+
+
+def test_ctrl_c_saves_state_prints_the_resume_command_and_resume_finishes(ray_address, tmp_path):
+    spec = write_experiment(tmp_path / "sigint.yaml", num_samples=3, max_epochs=EPOCHS, **SLOW)
+    exp = tmp_path / "runs" / "sigint"
+    proc = start_cli("tune", spec, "--storage", tmp_path / "runs", "--address", ray_address, log=tmp_path / "log")
+    wait_for(lambda: latest_epoch_with_checkpoint(exp, 2), proc=proc)
+    proc.send_signal(signal.SIGINT)
+    assert proc.wait(timeout=120) == 130
+    log = (tmp_path / "log").read_text()
+    assert f"raytune-app resume {exp} --address {ray_address}" in log
+    statuses = json.loads((exp / "summary.json").read_text())["trials_by_status"]
+    assert statuses.get("unfinished", 0) >= 1 and "completed" not in statuses
+
+    out = run_cli("resume", exp, "--address", ray_address)
+    assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]
+    hist = assert_finished_without_restarts(exp, 3)
+    assert any(r["iterations_since_restore"] == 1 and r["epoch"] > 1 for h in hist.values() for r in h)
+
+
+def test_a_killed_driver_resumes_with_tune_resume(ray_address, tmp_path):
+    spec = write_experiment(tmp_path / "sigkill.yaml", num_samples=3, max_epochs=EPOCHS, keep_checkpoints=1, **SLOW)
+    exp = tmp_path / "runs" / "sigkill"
+    proc = start_cli("tune", spec, "--storage", tmp_path / "runs", "--address", ray_address, log=tmp_path / "log")
+    wait_for(lambda: latest_epoch_with_checkpoint(exp, 3), proc=proc)
+    proc.send_signal(signal.SIGKILL)  # right after a checkpoint was written
+    proc.wait(timeout=60)
+
+    out = run_cli("tune", spec, "--storage", tmp_path / "runs", "--address", ray_address, "--resume")
+    assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]
+    assert_finished_without_restarts(exp, 3)
+
+
+def test_errored_trials_are_retried_from_their_checkpoint_on_resume(ray_address, tmp_path):
+    spec = write_experiment(tmp_path / "err.yaml", num_samples=1, max_epochs=EPOCHS, max_failures=0, **SLOW)
+    exp = tmp_path / "runs" / "err"
+    proc = start_cli("tune", spec, "--storage", tmp_path / "runs", "--address", ray_address, log=tmp_path / "log")
+    trial, _ = wait_for(lambda: latest_epoch_with_checkpoint(exp, 2), proc=proc)
+    os.kill(read_json_lines(trial / "result.json")[-1]["pid"], signal.SIGKILL)
+    killed_at = int(time.time())
+    assert proc.wait(timeout=120) == 1, (tmp_path / "log").read_text()[-3000:]  # its only trial failed
+    assert json.loads((exp / "summary.json").read_text())["trials_by_status"] == {"error": 1}
+
+    out = run_cli("resume", exp, "--address", ray_address)
+    assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]
+    summary = json.loads((exp / "summary.json").read_text())
+    assert summary["trials_by_status"] == {"completed": 1}
+    (history,) = histories(exp).values()
+    assert [r["epoch"] for r in history][-1] == EPOCHS
+    first_epochs = [r["timestamp"] for r in history if r["epoch"] == 1]
+    assert len(first_epochs) == 1 and first_epochs[0] <= killed_at  # continued from its checkpoint
