@@ -190,3 +190,9 @@ def test_a_killed_trial_resumes_from_its_checkpoint(ray_address, tmp_path):
     assert restarted and restarted[0]["epoch"] >= killed  # continued after its checkpoint, not from epoch 1
     summary = json.loads((exp / "summary.json").read_text())
     assert summary["trials_by_status"] == {"completed": 1}
+    # the same metrics as an uninterrupted run: the checkpoint carried the RNG state along
+    out = run_cli("tune", spec, "--storage", tmp_path / "runs", "--name", "clean", "--address", ray_address)
+    assert out.returncode == 0, out.stderr[-3000:]
+    (clean,) = histories(tmp_path / "runs" / "clean").values()
+    for key in ("train_loss", "val_loss", "val_accuracy"):
+        assert [r[key] for r in history] == [r[key] for r in clean], key
