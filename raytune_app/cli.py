@@ -55,6 +55,12 @@ def build_parser() -> argparse.ArgumentParser:
     _ray_flags(resume_p)
     validate_p = sub.add_parser("validate", help="check experiment files without starting Ray")
     validate_p.add_argument("files", type=Path, nargs="+")
+    local_p = sub.add_parser("cluster-local", help="a multi-node Ray cluster on this machine (127.0.0.x)")
+    local_p.add_argument("action", choices=["up", "down", "status"])
+    local_p.add_argument("--nodes", type=int, default=3)
+    local_p.add_argument("--cpus-per-node", type=float, default=1)
+    local_p.add_argument("--port", type=int, default=6379, help="the head's GCS port")
+    local_p.add_argument("--dashboard-port", type=int, default=8265, help="dashboard and job server (127.0.0.1)")
     return parser
 
 
@@ -145,7 +151,7 @@ def _print_summary(summary: dict) -> None:
 def cmd_tune(args: argparse.Namespace) -> int:
     from . import storage
     from .experiment import build_tuner, experiment_path, restore_tuner, save_spec
-    from .ray_session import connect, trial_capacity
+    from .ray_session import check_storage_shared, connect, trial_capacity
 
     spec, dataset = _load(args.file, _overrides(args))
     path = experiment_path(spec)
@@ -159,6 +165,7 @@ def cmd_tune(args: argparse.Namespace) -> int:
     print(f"{spec.name}: {_describe(spec)}", flush=True)
     connect(args.address, args.dashboard)
     capacity = trial_capacity(spec.resources.cpus_per_trial, spec.resources.gpus_per_trial, str(args.file))
+    check_storage_shared(spec.storage, str(args.file))
     if resuming:
         tuner = restore_tuner(path, spec, dataset, restart_errored=False)
     else:
@@ -182,7 +189,28 @@ def cmd_resume(args: argparse.Namespace) -> int:
     return _run(restore_tuner(path, spec, dataset, args.restart_errored), spec, dataset, path, args.address)
 
 
-COMMANDS = {"tune": cmd_tune, "resume": cmd_resume, "validate": cmd_validate}
+def cmd_cluster_local(args: argparse.Namespace) -> int:
+    from . import local_cluster
+
+    if args.action == "down":
+        print(f"stopped {local_cluster.down()} node(s)")
+        return EXIT_OK
+    state = local_cluster.read_state() if args.action == "status" else local_cluster.up(
+        args.nodes, args.cpus_per_node, args.port, args.dashboard_port)
+    if not state:
+        print("no local cluster is up")
+        return EXIT_FAILED
+    print(f"{len(state['nodes'])} node(s): {', '.join(n['ip'] for n in state['nodes'])}\n"
+          f"address:   {state['address']}\n"
+          f"dashboard: {state['dashboard']}\n"
+          f"tune:      raytune-app tune FILE --address {state['address']}\n"
+          f"submit:    ray job submit --address {state['dashboard']} --working-dir . -- "
+          f"raytune-app tune FILE --address auto --storage $PWD/runs\n"
+          f"stop:      raytune-app cluster-local down")
+    return EXIT_OK
+
+
+COMMANDS = {"tune": cmd_tune, "resume": cmd_resume, "validate": cmd_validate, "cluster-local": cmd_cluster_local}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import logging
+import uuid
+from pathlib import Path
 
 import ray
 
+from . import storage
 from .errors import InputError
 
 
@@ -35,3 +38,36 @@ def trial_capacity(cpus_per_trial: float, gpus_per_trial: float, source: str) ->
             per_node = min(per_node, int(r.get("GPU", 0) // gpus_per_trial))
         total += per_node
     return max(1, total)
+
+
+@ray.remote(num_cpus=0)
+def _reads(path: str, token: str) -> bool:
+    try:
+        return Path(path).read_text() == token
+    except OSError:
+        return False
+
+
+def check_storage_shared(storage_path: str, source: str) -> None:
+    """On a cluster of several nodes, a local storage path must be one folder that every node
+    sees (a shared mount): each node reads back a marker the driver writes, or InputError."""
+    nodes = [n for n in ray.nodes() if n.get("Alive")]
+    if storage.is_uri(storage_path) or len(nodes) < 2:
+        return
+    from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
+
+    token = uuid.uuid4().hex
+    marker = Path(storage.resolve(storage_path)) / f".raytune-app-shared-{token}"
+    marker.parent.mkdir(parents=True, exist_ok=True)
+    marker.write_text(token)
+    try:
+        checks = {n["NodeManagerAddress"]: _reads.options(
+            scheduling_strategy=NodeAffinitySchedulingStrategy(n["NodeID"], soft=False)).remote(str(marker), token)
+            for n in nodes}
+        blind = sorted(ip for ip, ref in checks.items() if not ray.get(ref, timeout=120))
+    finally:
+        marker.unlink(missing_ok=True)
+    if blind:
+        raise InputError([f"{source}: storage: {storage_path} is a local folder that node(s) {', '.join(blind)} "
+                          "of this cluster cannot see; on several nodes pass a shared --storage: a bucket "
+                          "(s3://..., gs://...) or a file system mounted at the same path on every node"])

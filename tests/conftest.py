@@ -33,7 +33,8 @@ def ray_address():
     port = free_port()
     temp = tempfile.mkdtemp(prefix="rt_", dir="/tmp")  # short: Ray's socket paths have a length limit
     subprocess.run([RAY, "start", "--head", "--node-ip-address=127.0.0.1", f"--port={port}", "--num-cpus=2",
-                    "--include-dashboard=false", f"--temp-dir={temp}", "--disable-usage-stats"],
+                    "--include-dashboard=false", f"--temp-dir={temp}", "--disable-usage-stats",
+                    f"--dashboard-agent-listen-port={free_port()}", f"--metrics-export-port={free_port()}"],
                    env=ENV, check=True, capture_output=True, timeout=120)
     yield f"127.0.0.1:{port}"
     subprocess.run([RAY, "stop", "--force"], env=ENV, capture_output=True, timeout=120)

@@ -1,0 +1,129 @@
+"""A three-node Ray cluster on loopback (127.0.0.1-3): trials spread, job submission, losing a node."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+import pytest
+
+from conftest import ENV, REPO, free_port, histories, run_cli, start_cli, trial_dirs, wait_for, write_experiment
+
+SLOW = {"data": {"dataset": "synthetic", "n_samples": 5000, "n_features": 64}, "scheduler": "fifo",
+        "search": "random", "space": {"lr": {"loguniform": [1e-3, 1e-2]}, "batch_size": 16, "hidden_size": 256}}
+
+
+@pytest.fixture(scope="module")
+def cluster(monkeypatch_module):
+    root = tempfile.mkdtemp(prefix="rtl", dir="/tmp")  # short: Ray's socket paths have a length limit
+    env = {**ENV, "RAYTUNE_APP_LOCAL_CLUSTER_DIR": root,
+           # notice a lost node within seconds instead of Ray's default of about half a minute
+           "RAY_health_check_period_ms": "1000", "RAY_health_check_failure_threshold": "3"}
+    monkeypatch_module.setattr("conftest.ENV", env)
+    port, dash = free_port(), free_port()
+    up = subprocess.run([sys.executable, "-m", "raytune_app", "cluster-local", "up", "--nodes", "3",
+                         "--port", str(port), "--dashboard-port", str(dash)],
+                        env=env, capture_output=True, text=True, timeout=300)
+    assert up.returncode == 0, up.stdout + up.stderr
+    state = json.loads((Path(root) / "cluster.json").read_text())
+    yield state, env
+    down = subprocess.run([sys.executable, "-m", "raytune_app", "cluster-local", "down"], env=env,
+                          capture_output=True, text=True, timeout=120)
+    assert down.returncode == 0 and "stopped 3 node(s)" in down.stdout
+    from raytune_app.local_cluster import _pids_of
+
+    assert not any(_pids_of(Path(n["temp_dir"])) for n in state["nodes"])
+    shutil.rmtree(root, ignore_errors=True)
+
+
+@pytest.fixture(scope="module")
+def monkeypatch_module():
+    mp = pytest.MonkeyPatch()
+    yield mp
+    mp.undo()
+
+
+def test_nodes_are_on_loopback_addresses(cluster):
+    state, _ = cluster
+    assert [n["ip"] for n in state["nodes"]] == ["127.0.0.1", "127.0.0.2", "127.0.0.3"]
+    assert state["dashboard"].startswith("http://127.0.0.1:")
+
+
+def test_trials_run_on_several_nodes(cluster, tmp_path):
+    state, _ = cluster
+    spec = write_experiment(tmp_path / "multi.yaml", num_samples=6, max_epochs=2, scheduler="fifo", search="random")
+    out = run_cli("tune", spec, "--storage", tmp_path / "runs", "--address", state["address"])
+    assert out.returncode == 0, out.stderr[-3000:]
+    hist = histories(tmp_path / "runs" / "multi")
+    assert len(hist) == 6 and all(h[-1]["epoch"] == 2 for h in hist.values())
+    nodes = {r["node_ip"] for h in hist.values() for r in h}
+    assert len(nodes) >= 2, nodes
+
+
+def test_ray_job_submit_runs_the_experiment(cluster, tmp_path):
+    state, env = cluster
+    ray = str(Path(sys.executable).with_name("ray"))
+
+    def submit():
+        done = subprocess.run([ray, "job", "submit", "--address", state["dashboard"], "--working-dir", str(REPO),
+                               "--", "raytune-app", "tune", "search_spaces/mlp_digits.yaml", "--address", "auto",
+                               "--storage", str(tmp_path / "runs"), "--num-samples", "3", "--max-epochs", "2"],
+                              env=env, capture_output=True, text=True, timeout=300)
+        # the head's dashboard agent registers a little after the dashboard answers; Ray says to retry
+        return None if "No available agent" in done.stderr else done
+    done = wait_for(submit, timeout=60)
+    assert done.returncode == 0 and "succeeded" in done.stdout + done.stderr, done.stdout[-3000:] + done.stderr[-3000:]
+    summary = json.loads((tmp_path / "runs" / "mlp-digits" / "summary.json").read_text())
+    assert summary["num_trials"] == 3 and summary["best"]["test_accuracy"] > 0
+
+
+def test_losing_a_node_moves_its_trials_to_the_others(cluster, tmp_path):
+    from raytune_app.local_cluster import kill_node
+
+    state, _ = cluster
+    spec = write_experiment(tmp_path / "loss.yaml", num_samples=3, max_epochs=8, max_failures=3, **SLOW)
+    exp = tmp_path / "runs" / "loss"
+    proc = start_cli("tune", spec, "--storage", tmp_path / "runs", "--address", state["address"],
+                     log=tmp_path / "log")
+
+    def trial_on_node2_with_checkpoint():
+        for trial, h in histories(exp).items():
+            if h and h[-1]["node_ip"] == "127.0.0.2" and h[-1]["epoch"] >= 2 and list((exp / f"trial_{trial}").glob("checkpoint_*")):
+                return trial
+    victim = wait_for(trial_on_node2_with_checkpoint, timeout=180, proc=proc)
+    assert kill_node(state["nodes"][1]["temp_dir"]) > 0
+    assert proc.wait(timeout=300) == 0, (tmp_path / "log").read_text()[-4000:]
+    summary = json.loads((exp / "summary.json").read_text())
+    assert summary["trials_by_status"] == {"completed": 3}
+    h = histories(exp)[victim]
+    epochs = [r["epoch"] for r in h]
+    assert epochs.count(1) == 1 and epochs[-1] == 8, epochs  # resumed from its checkpoint, not from epoch 1
+    moved = [r for r in h if r["iterations_since_restore"] == 1 and r["epoch"] > 1]
+    assert moved and moved[0]["node_ip"] != "127.0.0.2"
+
+
+def test_a_storage_folder_some_node_cannot_see_is_refused_before_any_trial(cluster, tmp_path):
+    """A fourth node in a mount namespace of its own sees an empty tmpfs where the others see `runs`."""
+    from raytune_app.local_cluster import kill_node
+
+    state, env = cluster
+    runs = tmp_path / "runs"
+    runs.mkdir()
+    node4 = Path(state["nodes"][0]["temp_dir"]).parent / "node4"
+    ray = str(Path(sys.executable).with_name("ray"))
+    start = (f"mount -t tmpfs tmpfs {runs} && exec {ray} start --address={state['address']} "
+             f"--node-ip-address=127.0.0.4 --num-cpus=1 --temp-dir={node4} --disable-usage-stats")
+    subprocess.run(["unshare", "--mount", "--propagation", "private", "sh", "-c", start], env=env,
+                   check=True, capture_output=True, timeout=120)
+    try:
+        spec = write_experiment(tmp_path / "blind.yaml", num_samples=2, max_epochs=1)
+        out = run_cli("tune", spec, "--storage", runs, "--address", state["address"])
+        assert out.returncode == 2, out.stdout[-2000:] + out.stderr[-2000:]
+        assert f"{spec}: storage: {runs} is a local folder that node(s) 127.0.0.4 of this cluster cannot see" in out.stderr
+        assert not (runs / "blind" / "experiment_state").exists() and not list(runs.glob("blind/trial_*"))
+    finally:
+        kill_node(node4)
