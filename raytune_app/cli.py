@@ -61,6 +61,8 @@ def build_parser() -> argparse.ArgumentParser:
     local_p.add_argument("--cpus-per-node", type=float, default=1)
     local_p.add_argument("--port", type=int, default=6379, help="the head's GCS port")
     local_p.add_argument("--dashboard-port", type=int, default=8265, help="dashboard and job server (127.0.0.1)")
+    for name, (add_parser, _) in EXTRA_COMMANDS.items():
+        add_parser(sub.add_parser(name))
     return parser
 
 
@@ -210,7 +212,16 @@ def cmd_cluster_local(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-COMMANDS = {"tune": cmd_tune, "resume": cmd_resume, "validate": cmd_validate, "cluster-local": cmd_cluster_local}
+def _extra_commands() -> dict:
+    """Commands that live in modules of their own: name -> (add arguments to parser, run)."""
+    from .report_commands import REPORT_COMMANDS
+
+    return dict(REPORT_COMMANDS)
+
+
+EXTRA_COMMANDS = _extra_commands()
+COMMANDS = {"tune": cmd_tune, "resume": cmd_resume, "validate": cmd_validate, "cluster-local": cmd_cluster_local,
+            **{name: run for name, (_, run) in EXTRA_COMMANDS.items()}}
 
 
 def main(argv: Sequence[str] | None = None) -> int:
