@@ -47,12 +47,19 @@ def build_parser() -> argparse.ArgumentParser:
     tune_p = sub.add_parser("tune", help="run the experiment a file describes")
     tune_p.add_argument("file", type=Path)
     tune_p.add_argument("--resume", action="store_true", help="continue the experiment if it already exists")
+    tune_p.add_argument("--warm-start", nargs="+", metavar="EXP",
+                        help="start HyperOpt from earlier experiments' finished trials (folders or names)")
     _tune_flags(tune_p)
     _ray_flags(tune_p)
     resume_p = sub.add_parser("resume", help="finish an interrupted experiment: raytune-app resume STORAGE/NAME")
     resume_p.add_argument("path")
     resume_p.add_argument("--restart-errored", action="store_true", help="start errored trials over")
     _ray_flags(resume_p)
+    extend_p = sub.add_parser("extend", help="more trials for a finished experiment, warm-started from it")
+    extend_p.add_argument("path")
+    extend_p.add_argument("--num-samples", type=int, required=True, help="how many more trials")
+    extend_p.add_argument("--name", help="the new experiment's name (default: NAME-extK)")
+    _ray_flags(extend_p)
     validate_p = sub.add_parser("validate", help="check experiment files without starting Ray")
     validate_p.add_argument("files", type=Path, nargs="+")
     local_p = sub.add_parser("cluster-local", help="a multi-node Ray cluster on this machine (127.0.0.x)")
@@ -150,30 +157,76 @@ def _print_summary(summary: dict) -> None:
     print(f"TensorBoard: tensorboard --logdir {summary['path']} --host 127.0.0.1")
 
 
-def cmd_tune(args: argparse.Namespace) -> int:
+def _warm_start_paths(names: list[str], storage_root: str) -> list[str]:
+    """Each --warm-start EXP as a folder: a path as given, or a name under the storage path."""
+    from . import storage
+
+    return [name if storage.exists(name) else storage.join(storage.resolve(storage_root), name) for name in names]
+
+
+def _start(spec, dataset, source: str, args: argparse.Namespace, warm: list[str], resume: bool) -> int:
+    """Check, connect, then run a fresh experiment (or continue an existing one with `resume`)."""
     from . import storage
     from .experiment import build_tuner, experiment_path, restore_tuner, save_spec
     from .ray_session import check_storage_shared, connect, trial_capacity
 
-    spec, dataset = _load(args.file, _overrides(args))
     path = experiment_path(spec)
     resuming = storage.exists(path)
-    if resuming and not args.resume:
-        raise InputError([f"{args.file}: name: experiment {spec.name!r} already exists at {path}; "
+    if resuming and not resume:
+        raise InputError([f"{source}: name: experiment {spec.name!r} already exists at {path}; "
                           f"continue it with `{_resume_hint(path, args.address)}` or pick another --name"])
+    if warm and spec.search.name != "hyperopt":
+        raise InputError([f"{source}: search: a warm start needs `search: hyperopt` "
+                          f"(random and grid search do not learn from earlier trials)"])
     problem = storage.check_writable(spec.storage)
     if problem:
-        raise InputError([f"{args.file}: storage: {problem}"])
+        raise InputError([f"{source}: storage: {problem}"])
     print(f"{spec.name}: {_describe(spec)}", flush=True)
     connect(args.address, args.dashboard)
-    capacity = trial_capacity(spec.resources.cpus_per_trial, spec.resources.gpus_per_trial, str(args.file))
-    check_storage_shared(spec.storage, str(args.file))
+    capacity = trial_capacity(spec.resources.cpus_per_trial, spec.resources.gpus_per_trial, source)
+    check_storage_shared(spec.storage, source)
     if resuming:
-        tuner = restore_tuner(path, spec, dataset, restart_errored=False)
-    else:
-        save_spec(spec)
-        tuner = build_tuner(spec, dataset, spec.max_concurrent or capacity)
-    return _run(tuner, spec, dataset, path, args.address)
+        return _run(restore_tuner(path, spec, dataset, restart_errored=False), spec, dataset, path, args.address)
+    history = None
+    if warm:
+        from .spec import WarmStartSpec
+        from .warm_start import load_history
+
+        history = load_history(warm, spec.params, spec.metric, source)
+        spec = spec.model_copy(update={"warm_start": WarmStartSpec(
+            sources=list(history.sources), points=len(history.points), skipped=history.skipped)})
+        print(f"warm start: {len(history.points)} earlier trial(s) from {len(warm)} experiment(s)"
+              f"{f', {history.skipped} outside the new space skipped' if history.skipped else ''}", flush=True)
+    save_spec(spec)
+    return _run(build_tuner(spec, dataset, spec.max_concurrent or capacity, history), spec, dataset, path,
+                args.address)
+
+
+def cmd_tune(args: argparse.Namespace) -> int:
+    spec, dataset = _load(args.file, _overrides(args))
+    warm = _warm_start_paths(args.warm_start or [], spec.storage)
+    return _start(spec, dataset, str(args.file), args, warm, resume=args.resume)
+
+
+def cmd_extend(args: argparse.Namespace) -> int:
+    """N more trials for a finished experiment: a new experiment beside it, warm-started from it."""
+    from . import data as data_mod
+    from . import storage
+    from .experiment import SPEC_FILE, load_saved_spec
+
+    path = storage.resolve(args.path).rstrip("/")
+    if args.num_samples < 1:
+        raise InputError([f"{args.path}: --num-samples: must be at least 1, got {args.num_samples}"])
+    if not storage.exists(storage.join(path, SPEC_FILE)):
+        raise InputError([f"{args.path}: not a raytune-app experiment folder (no {SPEC_FILE})"])
+    old = load_saved_spec(path)
+    parent, old_name = path.rsplit("/", 1)
+    name = args.name or next(f"{old_name}-ext{k}" for k in range(1, 1000)
+                             if not storage.exists(storage.join(parent, f"{old_name}-ext{k}")))
+    spec = old.model_copy(update={"name": name, "num_samples": args.num_samples, "storage": parent,
+                                  "extends": path, "warm_start": None})
+    dataset = data_mod.load_dataset(spec.data)
+    return _start(spec, dataset, args.path, args, [path], resume=False)
 
 
 def cmd_resume(args: argparse.Namespace) -> int:
@@ -220,7 +273,8 @@ def _extra_commands() -> dict:
 
 
 EXTRA_COMMANDS = _extra_commands()
-COMMANDS = {"tune": cmd_tune, "resume": cmd_resume, "validate": cmd_validate, "cluster-local": cmd_cluster_local,
+COMMANDS = {"tune": cmd_tune, "resume": cmd_resume, "extend": cmd_extend, "validate": cmd_validate,
+            "cluster-local": cmd_cluster_local,
             **{name: run for name, (_, run) in EXTRA_COMMANDS.items()}}
 
 

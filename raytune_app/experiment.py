@@ -46,9 +46,9 @@ def _trial_dirname(trial) -> str:
     return f"trial_{trial.trial_id}"
 
 
-def build_tuner(spec: ExperimentSpec, dataset: Dataset, max_concurrent: int) -> tune.Tuner:
+def build_tuner(spec: ExperimentSpec, dataset: Dataset, max_concurrent: int, history=None) -> tune.Tuner:
     """A fresh Tuner for the experiment, writing under STORAGE/NAME."""
-    search_alg, param_space = build_search(spec, max_concurrent)
+    search_alg, param_space = build_search(spec, max_concurrent, history)
     return tune.Tuner(
         trainable_for(spec, dataset),
         param_space=param_space,

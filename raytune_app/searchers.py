@@ -20,15 +20,20 @@ def searcher_class(name: str) -> type:
     return SEARCH_ALG_IMPORT["hyperopt" if name == "hyperopt" else "random"]()
 
 
-def build_search(spec, max_concurrent: int) -> tuple[Any, dict[str, Any]]:
-    """(search_alg, param_space) for `tune.Tuner`."""
+def build_search(spec, max_concurrent: int, history=None) -> tuple[Any, dict[str, Any]]:
+    """(search_alg, param_space) for `tune.Tuner`; `history` warm-starts HyperOpt."""
     options = dict(spec.search.options)
     if spec.search.name == "hyperopt":
         from ray.tune.search import ConcurrencyLimiter
 
-        searcher = tune.create_searcher(
-            "hyperopt", space=to_hyperopt_space(spec.params), metric=spec.metric, mode=spec.mode,
-            random_state_seed=spec.seed, **options)
+        kwargs = dict(space=to_hyperopt_space(spec.params), metric=spec.metric, mode=spec.mode,
+                      random_state_seed=spec.seed, **options)
+        if history is not None:
+            from .warm_start import WarmStartHyperOptSearch
+
+            searcher = WarmStartHyperOptSearch(history=history, **kwargs)
+        else:
+            searcher = tune.create_searcher("hyperopt", **kwargs)
         return ConcurrencyLimiter(searcher, max_concurrent=max_concurrent), {}
     searcher = tune.create_searcher("random", random_state=spec.seed, max_concurrent=max_concurrent, **options)
     return searcher, to_param_space(spec.params)

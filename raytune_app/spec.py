@@ -22,6 +22,7 @@ from .space import Param, parse_space
 
 SCHEDULERS = ("asha", "hyperband", "median", "pbt", "fifo")
 SEARCHERS = ("hyperopt", "random", "grid")
+INTERNAL_FIELDS = ("source", "warm_start", "extends")  # set by the CLI, never read from a file
 
 
 class _Strict(BaseModel):
@@ -77,6 +78,14 @@ class ResourcesSpec(_Strict):
     gpus_per_trial: float = Field(0.0, ge=0)
 
 
+class WarmStartSpec(_Strict):
+    """Where a warm start came from and how many earlier trials it could use."""
+
+    sources: list[str] = []
+    points: int = 0
+    skipped: int = 0
+
+
 class ExperimentSpec(_Strict):
     """A validated experiment: what to train, how to search, and with what budget."""
 
@@ -99,6 +108,8 @@ class ExperimentSpec(_Strict):
     storage: str = "./runs"
     space: dict[str, Any] = {}
     source: str = ""  # the file this spec came from
+    warm_start: WarmStartSpec | None = None  # set by --warm-start / extend, not in files
+    extends: str | None = None
 
     @field_validator("name")
     @classmethod
@@ -131,7 +142,7 @@ def _pydantic_problems(exc: ValidationError) -> list[tuple[str, str]]:
             for part in loc[:-1]:  # walk down to the section holding the unknown key
                 field = getattr(model, "model_fields", {}).get(part)
                 model = field.annotation if field is not None else None
-            known = [k for k in getattr(model, "model_fields", {}) if k != "source"]
+            known = [k for k in getattr(model, "model_fields", {}) if k not in INTERNAL_FIELDS]
             out.append((key, f"unknown key{did_you_mean(loc[-1], known)}"))
         elif err["type"] == "literal_error":
             options = re.findall(r"'([^']*)'", err.get("ctx", {}).get("expected", ""))
@@ -270,6 +281,8 @@ def load_spec(path: str | Path, overrides: Mapping[str, Any] | None = None) -> E
     scheduler = _named(raw.get("scheduler"))
     if isinstance(scheduler, dict) and scheduler.get("name") == "pbt" and "search" not in raw:
         raw["search"] = "random"  # PBT explores by itself; Ray refuses it with a searcher
+    for key in INTERNAL_FIELDS:
+        raw.pop(key, None)
     raw["source"] = str(path)
     try:
         spec = ExperimentSpec.model_validate(raw)

@@ -90,6 +90,8 @@ def summarize(results, spec: ExperimentSpec, dataset: Dataset, path: str, wall_t
         "wall_time_s": round(wall_time_s, 3), "num_trials": len(rows),
         "trials_by_status": dict(Counter(r["status"] for r in rows)),
         "total_epochs": sum(r["epochs"] for r in rows), "best": None,
+        "warm_start": spec.warm_start.model_dump() if spec.warm_start else None,
+        "extends": spec.extends,
     }
     try:
         best = results.get_best_result(spec.metric, spec.mode, scope="all", filter_nan_and_inf=True)

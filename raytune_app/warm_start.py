@@ -1,0 +1,107 @@
+"""Warm starts: what earlier experiments learned, handed to HyperOpt as already-evaluated points.
+
+Ray's HyperOptSearch takes `points_to_evaluate` but would run them again; here the
+earlier trials' configs go into HyperOpt's own `Trials` history as finished, with
+their final metrics, so TPE starts from them instead of rediscovering them.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any, Mapping
+
+from ray.tune.search.hyperopt import HyperOptSearch
+
+from .errors import InputError
+from .space import Param
+
+TERMINATED = "TERMINATED"
+
+
+@dataclass(frozen=True)
+class History:
+    """Earlier trials usable in the new space, as HyperOpt points, with what was skipped."""
+
+    sources: tuple[str, ...]
+    points: tuple[dict[str, Any], ...]
+    values: tuple[float, ...]
+    skipped: int
+
+
+def hyperopt_point(params: Mapping[str, Param], config: Mapping[str, Any], prefix: str = "") -> dict | None:
+    """A config as HyperOpt's labelled values (choices as indices), or None if it lies outside the space."""
+    point: dict[str, Any] = {}
+    for name, p in params.items():
+        if name not in config:
+            return None
+        value, label = config[name], f"{prefix}{name}"
+        if p.kind == "constant":
+            if value != p.args[0]:
+                return None
+        elif p.branches:
+            names = p.options
+            chosen = value.get("name") if isinstance(value, Mapping) else None
+            if chosen not in names:
+                return None
+            index = names.index(chosen)
+            inner = hyperopt_point(p.branches[index], value, f"{label}/{chosen}/")
+            if inner is None:
+                return None
+            point |= {label: index, **inner}
+        elif p.kind in ("choice", "grid"):
+            if value not in p.args:
+                return None
+            point[label] = list(p.args).index(value)
+        else:
+            if not isinstance(value, (int, float)) or not p.args[0] <= value <= p.args[1]:
+                return None
+            if p.kind in ("int", "logint") and float(value) != int(value):
+                return None
+            point[label] = value
+    return point
+
+
+def load_history(paths: list[str], params: Mapping[str, Param], metric: str, source: str) -> History:
+    """Finished trials of earlier experiments with a finite `metric`, mapped into the new space."""
+    from ray.tune import ExperimentAnalysis
+
+    points, values, skipped = [], [], 0
+    for path in paths:
+        try:
+            trials = ExperimentAnalysis(path).trials
+        except Exception as exc:  # not an experiment folder, unreadable state, ...
+            raise InputError([f"{source}: --warm-start: cannot read experiment {path}: {exc}"]) from None
+        for trial in trials:
+            value = (trial.last_result or {}).get(metric)
+            if trial.status != TERMINATED or not isinstance(value, (int, float)) or not math.isfinite(value):
+                continue
+            point = hyperopt_point(params, trial.config)
+            if point is None:
+                skipped += 1
+                continue
+            points.append(point)
+            values.append(float(value))
+    return History(tuple(paths), tuple(points), tuple(values), skipped)
+
+
+class WarmStartHyperOptSearch(HyperOptSearch):
+    """Ray's HyperOptSearch whose HyperOpt history starts with earlier, already-evaluated trials."""
+
+    def __init__(self, *args, history: History, **kwargs):
+        self._history = history
+        super().__init__(*args, **kwargs)
+
+    def _setup_hyperopt(self) -> None:
+        super()._setup_hyperopt()  # creates the Trials object that TPE reads its history from
+        if not self._history.points:
+            return
+        import hyperopt as hpo
+        from hyperopt.fmin import generate_trials_to_calculate
+
+        trials = generate_trials_to_calculate(list(self._history.points))
+        for doc, value in zip(trials._dynamic_trials, self._history.values):
+            doc["state"] = hpo.base.JOB_STATE_DONE
+            doc["result"] = {"loss": self.metric_op * value, "status": hpo.STATUS_OK}
+        trials.refresh()
+        self._hpopt_trials = trials

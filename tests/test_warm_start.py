@@ -1,0 +1,107 @@
+"""Building on past runs: warm starts, extending an experiment, and reproducing a run from its seed."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from ray.tune import ExperimentAnalysis
+
+from raytune_app.space import parse_space
+from raytune_app.warm_start import hyperopt_point
+
+from conftest import run_cli, write_experiment
+
+SPACE = {"hidden_size": {"choice": [16, 64, 256]}, "lr": {"choice": [1e-4, 1e-3, 1e-2, 1e-1]}}
+
+
+def test_configs_map_to_hyperopt_points_or_fall_outside():
+    params, _ = parse_space({"lr": {"loguniform": [1e-4, 1e-1]}, "act": {"choice": ["relu", "tanh"]}, "m": 0.9,
+                             "opt": {"choice": [{"name": "sgd", "mom": {"uniform": [0, 1]}}, {"name": "adam"}]}})
+    config = {"lr": 0.01, "act": "tanh", "m": 0.9, "opt": {"name": "sgd", "mom": 0.5}}
+    assert hyperopt_point(params, config) == {"lr": 0.01, "act": 1, "opt": 0, "opt/sgd/mom": 0.5}
+    assert hyperopt_point(params, {**config, "lr": 0.5}) is None  # outside the bounds
+    assert hyperopt_point(params, {**config, "act": "gelu"}) is None  # not an option
+    assert hyperopt_point(params, {**config, "m": 0.5}) is None  # a different constant
+    assert hyperopt_point(params, {**config, "opt": {"name": "rmsprop"}}) is None  # no such branch
+    assert hyperopt_point(params, {k: v for k, v in config.items() if k != "lr"}) is None  # missing
+
+
+def ordered(exp) -> list[tuple[dict, float]]:
+    """(config, final val_accuracy) of each trial in the order the searcher proposed them."""
+    trials = sorted(ExperimentAnalysis(str(exp)).trials, key=lambda t: int(t.experiment_tag.split("_")[0]))
+    return [(t.config, t.last_result["val_accuracy"]) for t in trials]
+
+
+@pytest.fixture(scope="module")
+def cold(ray_address, tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("warm")
+    spec = write_experiment(tmp / "cold.yaml", num_samples=8, max_epochs=2, scheduler="fifo", max_concurrent=1,
+                            search={"name": "hyperopt", "n_initial_points": 8}, space=SPACE)
+    out = run_cli("tune", spec, "--storage", tmp / "runs", "--address", ray_address, "--seed", "0")
+    assert out.returncode == 0, out.stderr[-3000:]
+    return tmp, tmp / "runs" / "cold"
+
+
+def test_a_warm_start_reaches_the_earlier_best_in_fewer_trials(ray_address, cold):
+    tmp, exp = cold
+    history = ordered(exp)
+    best = max(v for _, v in history)
+    cold_trials = next(i for i, (_, v) in enumerate(history, 1) if v >= best)
+    assert cold_trials > 1
+    spec = write_experiment(tmp / "warm.yaml", num_samples=cold_trials - 1, max_epochs=2, scheduler="fifo",
+                            max_concurrent=1, search={"name": "hyperopt", "n_initial_points": 4}, space=SPACE)
+    out = run_cli("tune", spec, "--storage", tmp / "runs", "--address", ray_address, "--seed", "0",
+                  "--warm-start", "cold")
+    assert out.returncode == 0, out.stderr[-3000:]
+    assert "warm start: 8 earlier trial(s) from 1 experiment(s)" in out.stdout
+    warm = ordered(tmp / "runs" / "warm")
+    assert max(v for _, v in warm) >= best  # within fewer trials than the cold search needed
+    summary = json.loads((tmp / "runs" / "warm" / "summary.json").read_text())
+    assert summary["warm_start"] == {"sources": [str(exp)], "points": 8, "skipped": 0}
+
+
+def test_trials_outside_the_new_space_are_skipped_and_counted(ray_address, cold):
+    tmp, exp = cold
+    narrow = {**SPACE, "lr": {"choice": [1e-4, 1e-3, 1e-2]}}
+    outside = sum(1 for config, _ in ordered(exp) if config["lr"] == 1e-1)
+    spec = write_experiment(tmp / "narrow.yaml", num_samples=1, max_epochs=1, scheduler="fifo", space=narrow)
+    out = run_cli("tune", spec, "--storage", tmp / "runs", "--address", ray_address, "--warm-start", str(exp))
+    assert out.returncode == 0, out.stderr[-3000:]
+    summary = json.loads((tmp / "runs" / "narrow" / "summary.json").read_text())
+    assert summary["warm_start"] == {"sources": [str(exp)], "points": 8 - outside, "skipped": outside}
+
+
+def test_warm_start_needs_hyperopt(cold, tmp_path):
+    _, exp = cold
+    spec = write_experiment(tmp_path / "rand.yaml", search="random", space=SPACE)
+    out = run_cli("tune", spec, "--storage", tmp_path / "runs", "--warm-start", str(exp))
+    assert out.returncode == 2 and "search: a warm start needs `search: hyperopt`" in out.stderr
+
+
+def test_extend_adds_trials_as_a_linked_experiment(ray_address, cold):
+    _, exp = cold
+    out = run_cli("extend", exp, "--num-samples", "2", "--address", ray_address)
+    assert out.returncode == 0, out.stderr[-3000:]
+    ext = exp.parent / "cold-ext1"
+    summary = json.loads((ext / "summary.json").read_text())
+    assert summary["extends"] == str(exp) and summary["num_trials"] == 2
+    assert summary["warm_start"]["points"] == 8
+    assert len(ordered(exp)) == 8  # the finished experiment itself is untouched
+
+
+@pytest.mark.parametrize("search, concurrency", [("hyperopt", "1"), ("random", "2")])
+def test_the_same_seed_samples_the_same_configs(ray_address, tmp_path, search, concurrency):
+    spec = write_experiment(tmp_path / "seeded.yaml", num_samples=4, max_epochs=2, search=search,
+                            space={"lr": {"loguniform": [1e-3, 1e-1]}, "hidden_size": {"choice": [16, 64]}})
+    runs = []
+    for name in ("first", "second"):
+        out = run_cli("tune", spec, "--storage", tmp_path / "runs", "--name", name, "--address", ray_address,
+                      "--seed", "7", "--max-concurrent", concurrency)
+        assert out.returncode == 0, out.stderr[-3000:]
+        runs.append(ordered(tmp_path / "runs" / name))
+    if concurrency == "1":  # same order, same metrics
+        assert runs[0] == runs[1]
+    else:  # random search: the same set of configs
+        key = lambda c: json.dumps(c, sort_keys=True)  # noqa: E731
+        assert sorted(key(c) for c, _ in runs[0]) == sorted(key(c) for c, _ in runs[1])
