@@ -20,9 +20,27 @@ def connect(address: str | None, dashboard: bool = False, dashboard_host: str = 
         ray.init(include_dashboard=dashboard, dashboard_host=dashboard_host, logging_level=logging.WARNING)
 
 
-def trial_capacity(cpus_per_trial: float, gpus_per_trial: float, source: str) -> int:
-    """How many trials fit at once; InputError when a trial fits on no node at all."""
-    nodes = [n["Resources"] for n in ray.nodes() if n.get("Alive")]
+AUTOSCALER_CONFIG = "~/ray_bootstrap_config.yaml"  # where `ray up` leaves the config on the head node
+
+
+def autoscaler_nodes(config_path: str = AUTOSCALER_CONFIG) -> list[dict]:
+    """Resources of the nodes an autoscaler may still add (each worker type x its max_workers)."""
+    path = Path(config_path).expanduser()
+    if not path.is_file():
+        return []
+    import yaml
+
+    try:
+        config = yaml.safe_load(path.read_text()) or {}
+    except (OSError, yaml.YAMLError):
+        return []
+    head = config.get("head_node_type")
+    return [dict(t.get("resources") or {}) for name, t in (config.get("available_node_types") or {}).items()
+            if name != head for _ in range(int(t.get("max_workers", 0) or 0))]
+
+
+def capacity(nodes: list[dict], cpus_per_trial: float, gpus_per_trial: float, source: str) -> int:
+    """How many trials fit at once on `nodes` (resource dicts); InputError when none fits anywhere."""
     if gpus_per_trial > 0 and not any(r.get("GPU", 0) > 0 for r in nodes):
         raise InputError([f"{source}: resources.gpus_per_trial: {gpus_per_trial} GPUs per trial, "
                           "but the Ray cluster has no GPUs (use --gpus-per-trial 0)"])
@@ -38,6 +56,13 @@ def trial_capacity(cpus_per_trial: float, gpus_per_trial: float, source: str) ->
             per_node = min(per_node, int(r.get("GPU", 0) // gpus_per_trial))
         total += per_node
     return max(1, total)
+
+
+def trial_capacity(cpus_per_trial: float, gpus_per_trial: float, source: str) -> int:
+    """Trials that fit at once on the live nodes plus those an autoscaler may add (`ray up` clusters),
+    so a GPU worker type scaled to zero still counts."""
+    nodes = [n["Resources"] for n in ray.nodes() if n.get("Alive")] + autoscaler_nodes()
+    return capacity(nodes, cpus_per_trial, gpus_per_trial, source)
 
 
 @ray.remote(num_cpus=0)

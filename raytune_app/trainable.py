@@ -73,7 +73,8 @@ def evaluate(model: nn.Module, X: torch.Tensor, y: torch.Tensor, data: Dataset) 
     return {"loss": total_loss / n, "rmse": math.sqrt(total_loss / n) * data.y_std}
 
 
-def _train_epoch(model, optimizer, X, y, data: Dataset, batch_size: int, gen: torch.Generator) -> float:
+def train_epoch(model, optimizer, X, y, data: Dataset, batch_size: int, gen: torch.Generator) -> float:
+    """One pass over the training split in shuffled mini-batches; returns the mean training loss."""
     model.train()
     order = torch.randperm(len(X), generator=gen).to(X.device)
     total = 0.0
@@ -140,7 +141,7 @@ def train_trial(config: dict, data: Dataset, settings: TrialSettings) -> None:
     X_train, y_train, X_val, y_val = (_tensor(a, device) for a in (data.X_train, data.y_train, data.X_val, data.y_val))
     for epoch in range(first_epoch, settings.max_epochs + 1):
         started = time.perf_counter()
-        train_loss = _train_epoch(model, optimizer, X_train, y_train, data, hp.batch_size, gen)
+        train_loss = train_epoch(model, optimizer, X_train, y_train, data, hp.batch_size, gen)
         val = evaluate(model, X_val, y_val, data)
         metrics = {"epoch": epoch, "train_loss": train_loss, "val_loss": val["loss"],
                    f"val_{'accuracy' if data.task == 'classification' else 'rmse'}":

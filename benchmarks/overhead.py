@@ -1,0 +1,157 @@
+"""What Ray and raytune-app cost on top of training: per-trial overhead, utilisation, start-up,
+driver memory, and the trainer's throughput against a bare PyTorch loop.
+
+    .venv/bin/python benchmarks/overhead.py [--trials 500]
+
+(a) per-trial overhead: many trials of one tiny epoch each, amortised seconds per trial;
+(b) utilisation: a FIFO run of fixed-length trials, sum of trial training time / (wall x cores);
+(c) time from the command to the first trial running;
+(d) the driver's resident memory at trial 100 and at the last trial;
+(e) the trainer's samples per second against a bare PyTorch loop (same model, batch size, threads).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import yaml
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+
+def rss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def results(exp: Path) -> list[dict]:
+    """The last result of each trial that has reported."""
+    out = []
+    for f in exp.glob("trial_*/result.json"):
+        lines = f.read_text().splitlines()
+        if lines:
+            out.append(json.loads(lines[-1]))
+    return out
+
+
+def experiment(tmp: Path, name: str, **fields) -> Path:
+    spec = {"name": name, "metric": "val_accuracy", "mode": "max", "scheduler": "fifo", "search": "random",
+            "max_epochs": 1, "num_samples": 10, "checkpoint_every": 1, **fields}
+    path = tmp / f"{name}.yaml"
+    path.write_text(yaml.safe_dump(spec))
+    return path
+
+
+def many_tiny_trials(tmp: Path, trials: int) -> dict:
+    """(a), (c) and (d) from one run of `trials` one-epoch trials on tiny data."""
+    file = experiment(tmp, "tiny", num_samples=trials,
+                      data={"dataset": "synthetic", "n_samples": 200, "n_features": 8, "n_classes": 2},
+                      space={"lr": {"loguniform": [1e-3, 1e-1]}, "hidden_sizes": [8]})
+    exp = tmp / "runs" / "tiny"
+    started = time.time()
+    proc = subprocess.Popen([sys.executable, "-m", "raytune_app", "tune", str(file), "--storage", str(tmp / "runs")],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    first_trial = rss_at_100 = rss_at_end = None
+    while proc.poll() is None:
+        if first_trial is None and list(exp.glob("trial_*/params.json")):
+            first_trial = time.time() - started
+        done = len(list(exp.glob("trial_*/result.json"))) if exp.exists() else 0
+        if rss_at_100 is None and done >= 100:
+            rss_at_100 = rss_mb(proc.pid)
+        if done >= trials:
+            rss_at_end = rss_mb(proc.pid)
+        time.sleep(0.01)
+    wall = time.time() - started
+    res = results(exp)
+    span = max(r["timestamp"] for r in res) - min(r["timestamp"] - r["time_total_s"] for r in res)
+    slots = os.cpu_count() or 1
+    train = sum(r["time_total_s"] for r in res) / len(res)
+    return {"trials": len(res), "wall_s": wall, "first_trial_s": first_trial,
+            "overhead_per_trial_s": span * slots / len(res) - train,
+            "driver_rss_mb_at_100": rss_at_100, f"driver_rss_mb_at_{trials}": rss_at_end}
+
+
+def utilisation(tmp: Path) -> dict:
+    """(b): FIFO, fixed-length trials that fill every core."""
+    slots = os.cpu_count() or 1
+    file = experiment(tmp, "util", num_samples=4 * slots, max_epochs=6,
+                      data={"dataset": "synthetic", "n_samples": 6000, "n_features": 64},
+                      space={"lr": 0.005, "batch_size": 16, "hidden_size": 256, "seed": {"int": [0, 1000]}})
+    started = time.time()
+    subprocess.run([sys.executable, "-m", "raytune_app", "tune", str(file), "--storage", str(tmp / "runs")],
+                   check=True, capture_output=True)
+    wall = time.time() - started
+    res = results(tmp / "runs" / "util")
+    busy = sum(r["time_total_s"] for r in res)
+    tuning = max(r["timestamp"] for r in res) - min(r["timestamp"] - r["time_total_s"] for r in res)
+    return {"utilisation_whole_command": busy / (wall * slots), "utilisation_while_tuning": busy / (tuning * slots),
+            "trial_seconds": busy, "wall_s": wall}
+
+
+def throughput(epochs: int = 5) -> dict:
+    """(e): our trainer against a DataLoader loop, same classic NeuralNet, batch 64, one thread."""
+    import torch
+    from torch import nn
+    from torch.utils.data import DataLoader, TensorDataset
+
+    from raytune_app.data import load_dataset
+    from raytune_app.models import Hyperparams, build_model, build_optimizer
+    from raytune_app.spec import DataSpec
+    from raytune_app.trainable import train_epoch
+
+    torch.set_num_threads(1)
+    data = load_dataset(DataSpec(dataset="synthetic", n_samples=5000, n_features=128, n_classes=10))
+    X, y = torch.from_numpy(data.X_train), torch.from_numpy(data.y_train)
+    hp = Hyperparams.from_config({"batch_size": 64})
+
+    def ours():
+        model = build_model("mlp", hp, data.input_shape, data.outputs)
+        opt, gen = build_optimizer(hp, model.parameters()), torch.Generator().manual_seed(0)
+        for _ in range(epochs):
+            train_epoch(model, opt, X, y, data, 64, gen)
+
+    def bare():
+        model = nn.Sequential(nn.Linear(128, 256), nn.ReLU(), nn.Linear(256, 128), nn.ReLU(), nn.Linear(128, 10))
+        opt = torch.optim.Adam(model.parameters(), lr=1e-3)
+        loader = DataLoader(TensorDataset(X, y), batch_size=64, shuffle=True)
+        for _ in range(epochs):
+            for xb, yb in loader:
+                loss = nn.functional.cross_entropy(model(xb), yb)
+                opt.zero_grad()
+                loss.backward()
+                opt.step()
+
+    rates = {}
+    for label, fn in (("bare", bare), ("raytune_app", ours), ("bare_again", bare)):
+        started = time.perf_counter()
+        fn()
+        rates[label] = len(X) * epochs / (time.perf_counter() - started)
+    bare_rate = max(rates["bare"], rates["bare_again"])
+    return {"samples_per_s_trainer": rates["raytune_app"], "samples_per_s_bare_loop": bare_rate,
+            "trainer_vs_bare": rates["raytune_app"] / bare_rate}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--trials", type=int, default=500)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        figures = {**many_tiny_trials(Path(tmp), args.trials), **utilisation(Path(tmp)), **throughput()}
+    print(f"{os.cpu_count()} cores")
+    print("| figure | value |\n|---|---|")
+    for key, value in figures.items():
+        print(f"| {key} | {value:.3f} |" if isinstance(value, float) else f"| {key} | {value} |")
+
+
+if __name__ == "__main__":
+    main()
