@@ -33,11 +33,15 @@ def trainable_for(spec: ExperimentSpec, dataset: Dataset):
     return tune.with_resources(fn, {"cpu": spec.resources.cpus_per_trial, "gpu": spec.resources.gpus_per_trial})
 
 
-def _callbacks(spec: ExperimentSpec, dataset: Dataset) -> list:
-    # Ray's own TBX logger would add `ray/tune/...` scalars beside ours; keep its CSV and JSON ones
+def _configure_tune() -> None:
+    """Ray Tune switches that fresh and restored runs share."""
+    # Ray's own TBX logger would add `ray/tune/...` scalars beside ours; we pass its CSV and JSON ones
     os.environ["TUNE_DISABLE_AUTO_CALLBACK_LOGGERS"] = "1"
     # the forced snapshots it warns about are what keeps num_to_keep from orphaning a checkpoint
     os.environ.setdefault("TUNE_WARN_EXCESSIVE_EXPERIMENT_CHECKPOINT_SYNC_THRESHOLD_S", "0")
+
+
+def _callbacks(spec: ExperimentSpec, dataset: Dataset) -> list:
     metrics = [m for m in SCALARS if m in data_mod.METRICS[dataset.task] or m == "epoch_time_s"]
     return [CSVLoggerCallback(), JsonLoggerCallback(), TensorBoardCallback(spec.params, metrics)]
 
@@ -48,6 +52,7 @@ def _trial_dirname(trial) -> str:
 
 def build_tuner(spec: ExperimentSpec, dataset: Dataset, max_concurrent: int, history=None) -> tune.Tuner:
     """A fresh Tuner for the experiment, writing under STORAGE/NAME."""
+    _configure_tune()
     search_alg, param_space = build_search(spec, max_concurrent, history)
     return tune.Tuner(
         trainable_for(spec, dataset),
@@ -68,7 +73,7 @@ def build_tuner(spec: ExperimentSpec, dataset: Dataset, max_concurrent: int, his
 
 def restore_tuner(path: str, spec: ExperimentSpec, dataset: Dataset, restart_errored: bool) -> tune.Tuner:
     """The experiment at `path`, restored by Ray: finished trials stay, the rest continue."""
-    _callbacks(spec, dataset)  # sets the logger switch the fresh run had
+    _configure_tune()
     return tune.Tuner.restore(
         path, trainable=trainable_for(spec, dataset), resume_unfinished=True,
         resume_errored=not restart_errored, restart_errored=restart_errored)

@@ -82,8 +82,11 @@ def summarize(results, spec: ExperimentSpec, dataset: Dataset, path: str, wall_t
     """Write summary.json and trials.csv under `path`; return the summary."""
     from ray.tune import ExperimentAnalysis
 
-    ray_status = {t.trial_id: t.status for t in ExperimentAnalysis(path).trials}
-    rows = trial_rows(results, spec, ray_status)
+    trials = ExperimentAnalysis(path).trials
+    ray_status = {t.trial_id: t.status for t in trials}
+    # Ray's experiment tag starts with the trial's number: the order the searcher proposed them
+    order = {t.trial_id: int(t.experiment_tag.split("_", 1)[0]) for t in trials if t.experiment_tag[:1].isdigit()}
+    rows = sorted(trial_rows(results, spec, ray_status), key=lambda r: order.get(r["trial_id"], len(order)))
     summary: dict[str, Any] = {
         "experiment": spec.name, "path": path, "metric": spec.metric, "mode": spec.mode,
         "scheduler": spec.scheduler.name, "searcher": spec.search.name, "seed": spec.seed,

@@ -7,6 +7,7 @@ continues at the epoch after its checkpoint with the same random stream.
 from __future__ import annotations
 
 import json
+import logging
 import math
 import os
 import tempfile
@@ -114,6 +115,8 @@ def _tensor(array, device: torch.device) -> torch.Tensor:
 
 def train_trial(config: dict, data: Dataset, settings: TrialSettings) -> None:
     """Train one trial, resuming from `tune.get_checkpoint()` when Ray restarts it."""
+    # one "Checkpoint successfully created" line per epoch and trial would drown the driver's output
+    logging.getLogger("ray.train._internal.storage").setLevel(logging.WARNING)
     torch.set_num_threads(max(1, int(settings.cpus_per_trial)))
     use_cuda = settings.gpus_per_trial > 0 and torch.cuda.is_available()
     device = torch.device("cuda" if use_cuda else "cpu")

@@ -196,3 +196,15 @@ def test_a_killed_trial_resumes_from_its_checkpoint(ray_address, tmp_path):
     (clean,) = histories(tmp_path / "runs" / "clean").values()
     for key in ("train_loss", "val_loss", "val_accuracy"):
         assert [r[key] for r in history] == [r[key] for r in clean], key
+
+
+def test_time_budget_ends_the_search_early(ray_address, tmp_path):
+    spec = write_experiment(tmp_path / "budget.yaml", num_samples=200, max_epochs=30, scheduler="fifo",
+                            search="random", data={"dataset": "synthetic", "n_samples": 3000, "n_features": 64},
+                            space={"lr": {"loguniform": [1e-3, 1e-2]}, "batch_size": 16})
+    started = time.time()
+    out = run_cli("tune", spec, "--storage", tmp_path / "runs", "--address", ray_address, "--time-budget", "10")
+    assert out.returncode == 0, out.stderr[-3000:]
+    assert time.time() - started < 60
+    summary = json.loads((tmp_path / "runs" / "budget" / "summary.json").read_text())
+    assert summary["total_epochs"] < 200 * 30 and summary["best"] is not None
