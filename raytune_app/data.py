@@ -43,6 +43,11 @@ class Dataset:
     n_classes: int = 0
     y_mean: float = 0.0  # regression targets are trained standardised
     y_std: float = 1.0
+    # the standardisation of the features (training split's per-feature mean and std, flattened) and the
+    # original class labels (index = class id): what a model trained on this data needs to be fed new data
+    x_mean: np.ndarray | None = None
+    x_std: np.ndarray | None = None
+    classes: list | None = None
 
     @property
     def outputs(self) -> int:
@@ -197,10 +202,10 @@ def _prepare(X_train, y_train, X_val, y_val, X_test, y_test, task, image_shape) 
         if any((y < 0).any() for y in ys[1:]):
             raise InputError(["data.dataset: the validation or test split has labels that the "
                               "training split never shows"])
-        extra = {"n_classes": len(classes)}
+        extra = {"n_classes": len(classes), "classes": classes.tolist()}
     else:
         y_mean, y_std = float(np.mean(y_train)), float(np.std(y_train)) or 1.0
         ys = tuple(np.asarray(y, dtype=np.float32) for y in (y_train, y_val, y_test))
         extra = {"y_mean": y_mean, "y_std": y_std}
     return Dataset(scale(X_train), ys[0], scale(X_val), ys[1], scale(X_test), ys[2],
-                   task=task, input_shape=tuple(int(s) for s in shape), **extra)
+                   task=task, input_shape=tuple(int(s) for s in shape), x_mean=mean, x_std=std, **extra)

@@ -2,5 +2,115 @@
 
 from __future__ import annotations
 
+import argparse
+import json
+import sys
+from pathlib import Path
+
+EXIT_OK, EXIT_FAILED = 0, 1
+
+
+def _positive(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
+def report_arguments(p: argparse.ArgumentParser) -> None:
+    from .report import FORMATS
+
+    p.description = ("Trials of one or more experiments ranked by the experiment's metric (its mode respected), "
+                     "with status, epochs, best and last metric and their hyperparameters.")
+    p.add_argument("experiments", nargs="+", metavar="EXP", help="experiment folders (STORAGE/NAME)")
+    p.add_argument("--format", choices=FORMATS, default="table")
+    p.add_argument("--top", type=_positive, metavar="N", help="the best N trials of each experiment")
+    p.add_argument("--sort", metavar="METRIC", help="rank by another reported metric (e.g. val_loss)")
+    p.add_argument("--html", type=Path, metavar="FILE",
+                   help="also write a self-contained HTML page with plots to FILE")
+
+
+def run_report(args: argparse.Namespace) -> int:
+    from .report import load_experiments, ranked, render
+
+    experiments = load_experiments(args.experiments)
+    table = ranked(experiments, args.sort, args.top)
+    print(render(experiments, table, args.format), flush=True)
+    if args.html:
+        from .html_report import write_html
+
+        write_html(experiments, table, args.html)
+        print(f"HTML report: {args.html.resolve()}", file=sys.stderr)
+    return EXIT_OK
+
+
+def tensorboard_arguments(p: argparse.ArgumentParser) -> None:
+    p.description = "TensorBoard over an experiment folder (or a folder of several), live while trials run."
+    p.add_argument("experiment", metavar="EXP", help="experiment folder, or a folder holding experiments")
+    p.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
+    p.add_argument("--port", type=int, default=6006, help="default 6006; 0 picks a free one")
+    p.add_argument("--reload-interval", type=float, default=5.0, metavar="S",
+                   help="seconds between reads of new results (default 5)")
+
+
+def run_tensorboard(args: argparse.Namespace) -> int:
+    from .tensorboard_server import serve
+
+    return serve(args.experiment, args.host, args.port, args.reload_interval)
+
+
+def best_arguments(p: argparse.ArgumentParser) -> None:
+    p.description = ("The best trial: its score, config and checkpoint; with --export DIR its weights (model.pt), "
+                     "what rebuilds and feeds the model (config.json) and its scores (scores.json).")
+    p.add_argument("experiment", metavar="EXP")
+    p.add_argument("--export", type=Path, metavar="DIR", help="write model.pt, config.json, scores.json here")
+
+
+def run_best(args: argparse.Namespace) -> int:
+    from .export import NoBestTrial, export, load_best
+
+    try:
+        best = load_best(args.experiment)
+    except NoBestTrial as exc:
+        print(exc, file=sys.stderr)
+        return EXIT_FAILED
+    scores = ", ".join(f"{k} = {v:.4f}" for k, v in best.scores.items()
+                       if k.startswith(("val_", "test_", "train_")) and isinstance(v, (int, float)))
+    print(f"Best trial {best.trial_id} of {best.experiment.name} (epoch {best.epoch}): {scores}")
+    print(f"Config: {json.dumps(best.config, sort_keys=True, default=str)}")
+    print(f"Checkpoint: {best.checkpoint}")
+    if args.export:
+        written = export(best, args.export)
+        print(f"Exported to {args.export.resolve()}: {', '.join(p.name for p in written)}")
+    return EXIT_OK
+
+
+def evaluate_arguments(p: argparse.ArgumentParser) -> None:
+    p.description = ("Score the experiment's best model on new data of the same shape, standardised as in "
+                     "training: accuracy (classification) or rmse (regression).")
+    p.add_argument("experiment", metavar="EXP")
+    p.add_argument("--data", required=True, metavar="FILE",
+                   help=".npz with arrays X and y, or .csv with the experiment's label column")
+
+
+def run_evaluate(args: argparse.Namespace) -> int:
+    from .export import NoBestTrial, evaluate_file, load_best
+
+    try:
+        best = load_best(args.experiment)
+    except NoBestTrial as exc:
+        print(exc, file=sys.stderr)
+        return EXIT_FAILED
+    name, value, rows = evaluate_file(best, args.data)
+    print(f"{name} = {value:.4f} on {rows} rows of {args.data} (best trial {best.trial_id} of "
+          f"{best.experiment.name})")
+    return EXIT_OK
+
+
 # name -> (function adding the command's arguments to its argparse parser, function(args) -> exit code)
-REPORT_COMMANDS: dict = {}
+REPORT_COMMANDS: dict = {
+    "report": (report_arguments, run_report),
+    "tensorboard": (tensorboard_arguments, run_tensorboard),
+    "best": (best_arguments, run_best),
+    "evaluate": (evaluate_arguments, run_evaluate),
+}

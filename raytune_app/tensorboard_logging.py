@@ -1,7 +1,8 @@
 """Per-trial TensorBoard logs written by the driver: plainly named scalars and HParams.
 
-Each trial's run gets the HParams experiment config and its session start at its
-first moment, so the HParams dashboard lists every trial while it is still running.
+Each trial's run gets the HParams experiment config (hyperparameter domains and metrics) and
+its session start at its first moment, so the HParams dashboard lists every trial while it is
+still running, and its session end (success or failure) when Ray is done with it.
 """
 
 from __future__ import annotations
@@ -10,6 +11,8 @@ import time
 from typing import Any, Iterable
 
 from ray.tune.logger import LoggerCallback
+from tensorboard.compat.proto import summary_pb2
+from tensorboard.plugins.hparams import api_pb2, metadata, plugin_data_pb2
 from tensorboard.plugins.hparams import summary_v2 as hparams
 
 from .space import Param, flat_params, flatten
@@ -40,6 +43,17 @@ def hparam_domains(params: dict[str, Param]) -> list[hparams.HParam]:
         else:
             out.append(hparams.HParam(name))
     return out
+
+
+def session_end_pb(failed: bool) -> summary_pb2.Summary:
+    """HParams' session end (tensorboard's own helper for it needs TensorFlow): status and end time."""
+    end = plugin_data_pb2.SessionEndInfo(status=api_pb2.STATUS_FAILURE if failed else api_pb2.STATUS_SUCCESS,
+                                         end_time_secs=time.time())
+    summary = summary_pb2.Summary()
+    summary.value.add(tag=metadata.SESSION_END_INFO_TAG, tensor=metadata.NULL_TENSOR,
+                      metadata=metadata.create_summary_metadata(plugin_data_pb2.HParamsPluginData(
+                          session_end_info=end)))
+    return summary
 
 
 class TensorBoardCallback(LoggerCallback):
@@ -80,6 +94,8 @@ class TensorBoardCallback(LoggerCallback):
         writer.flush()
 
     def log_trial_end(self, trial, failed: bool = False) -> None:
-        writer = self._writers.pop(trial.trial_id, None)
-        if writer is not None:
-            writer.close()
+        """The session's end, so the HParams dashboard tells finished (and failed) trials from running ones."""
+        writer = self._writer(trial)
+        writer.file_writer.add_summary(session_end_pb(failed))
+        self._writers.pop(trial.trial_id)
+        writer.close()

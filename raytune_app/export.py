@@ -1,0 +1,181 @@
+"""The best trial's model: exported for use outside raytune-app, or scored on new data.
+
+An export is a folder with
+- `model.pt`: the state_dict of the best checkpoint (`torch.load(..., weights_only=True)`),
+- `config.json`: what rebuilds and feeds the model: model kind, the trial's config, input shape,
+  outputs, task, the training split's feature standardisation, the class labels (or the
+  regression target's scale) and the experiment's data settings,
+- `scores.json`: its validation metric and held-out test score, as summary.json reports them.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .errors import InputError
+from .report import Experiment, flat_config, load_experiment
+
+FORMAT = "raytune-app-model/1"
+FILES = ("model.pt", "config.json", "scores.json")
+
+
+class NoBestTrial(Exception):
+    """The experiment has no best trial to use (still running, or no trial reported a metric)."""
+
+
+@dataclass
+class BestModel:
+    experiment: Experiment
+    spec: Any  # ExperimentSpec
+    dataset: Any  # data.Dataset: the experiment's data, split and standardised as in training
+    trial_id: str
+    config: dict[str, Any]  # as sampled (conditional branches nested)
+    checkpoint: Path
+    epoch: int
+    model: Any  # torch.nn.Module with the checkpoint's weights, in eval mode
+    scores: dict[str, Any]
+
+
+def _checkpoint_dir(e: Experiment, trial_id: str, recorded: str | None) -> Path:
+    """summary.json's checkpoint path, or the same checkpoint in a moved experiment folder."""
+    if recorded:
+        for candidate in (Path(recorded), e.path / f"trial_{trial_id}" / Path(recorded).name):
+            if candidate.is_dir():
+                return candidate
+    raise NoBestTrial(f"{e.path}: the best trial's checkpoint {recorded} is gone")
+
+
+def load_best(path: str | Path) -> BestModel:
+    """The best trial of the experiment at `path`, its weights loaded into the model its config describes."""
+    from .data import TEST_METRIC, load_dataset
+    from .experiment import load_saved_spec
+    from .models import Hyperparams, build_model
+    from .trainable import load_checkpoint
+
+    e = load_experiment(path)
+    if e.summary is None:
+        raise NoBestTrial(f"{path}: no summary.json yet: the run has not ended (if its driver died, finish it "
+                          f"with `raytune-app resume {path}`)")
+    best = e.summary.get("best")
+    if not best:
+        raise NoBestTrial(f"{path}: no trial reported a usable {e.metric}")
+    spec = load_saved_spec(str(e.path))
+    try:
+        dataset = load_dataset(spec.data)
+    except InputError as exc:
+        raise InputError(f"{path}: {p}" for p in exc.problems) from None
+    trial_id = str(best["trial_id"])
+    trial = next((t for t in e.trials if t.trial_id == trial_id), None)
+    config = trial.config if trial and trial.config else best["config"]
+    checkpoint = _checkpoint_dir(e, trial_id, best.get("checkpoint"))
+    state = load_checkpoint(str(checkpoint))
+    model = build_model(spec.model, Hyperparams.from_config(config), dataset.input_shape, dataset.outputs)
+    model.load_state_dict(state["model"])
+    model.eval()
+    test = TEST_METRIC[dataset.task]
+    scores = {"experiment": e.name, "trial_id": trial_id, "epoch": int(state["epoch"]), "metric": e.metric,
+              "mode": e.mode, e.metric: best.get(e.metric), test: best.get(test)}
+    return BestModel(e, spec, dataset, trial_id, config, checkpoint, int(state["epoch"]), model, scores)
+
+
+def model_config(best: BestModel) -> dict[str, Any]:
+    """config.json: everything needed to rebuild the model and to feed it raw data."""
+    d = best.dataset
+    out: dict[str, Any] = {
+        "format": FORMAT,
+        "model": best.spec.model,
+        "config": best.config,
+        "config_flat": flat_config(best.config),
+        "input_shape": list(d.input_shape),
+        "outputs": d.outputs,
+        "task": d.task,
+        "standardisation": {
+            "mean": d.x_mean.tolist(), "std": d.x_std.tolist(),
+            "apply": "x = ((raw.reshape(n, -1) - mean) / std).reshape(n, *input_shape).astype(float32)",
+        },
+        "experiment": best.experiment.name, "experiment_path": str(best.experiment.path),
+        "trial_id": best.trial_id, "checkpoint": str(best.checkpoint), "epoch": best.epoch,
+        "metric": best.experiment.metric, "mode": best.experiment.mode,
+        "data": best.spec.data.model_dump(),
+        "rebuild": "raytune_app.models.build_model(model, Hyperparams.from_config(config), tuple(input_shape), "
+                   "outputs).load_state_dict(torch.load('model.pt', weights_only=True))",
+    }
+    if d.task == "classification":
+        out["classes"] = list(d.classes)
+        out["predict"] = "label = classes[output.argmax(1)]"
+    else:
+        out["target"] = {"mean": d.y_mean, "std": d.y_std}
+        out["predict"] = "y = output[:, 0] * target.std + target.mean"
+    return out
+
+
+def export(best: BestModel, folder: Path) -> list[Path]:
+    """Write model.pt, config.json and scores.json into `folder`; never overwrites an export."""
+    import torch
+
+    taken = [f for f in FILES if (folder / f).exists()]
+    if taken:
+        raise InputError([f"--export: {folder} already holds {', '.join(taken)}; pick another folder"])
+    folder.mkdir(parents=True, exist_ok=True)
+    torch.save(best.model.state_dict(), folder / "model.pt")
+    (folder / "config.json").write_text(json.dumps(model_config(best), indent=2, default=str))
+    (folder / "scores.json").write_text(json.dumps(best.scores, indent=2))
+    return [folder / f for f in FILES]
+
+
+def _read_data(file: str, label: str) -> tuple[np.ndarray, np.ndarray]:
+    """X and y from a .npz (arrays X and y) or a .csv (the experiment's label column), checked."""
+    from . import data as data_mod
+
+    path, key = Path(file), "--data"
+    if not path.is_file():
+        raise InputError([f"{key}: no such file {file}"])
+    if path.suffix == ".npz":
+        arrays = data_mod._read_npz(path, key)
+        if "X" not in arrays:
+            raise InputError([f"{key}: {file} needs arrays X and y"])
+    elif path.suffix == ".csv":
+        arrays = data_mod._read_csv(path, key, label)
+    else:
+        raise InputError([f"{key}: {file}: unsupported file type (use .npz or .csv)"])
+    data_mod._check_arrays(arrays, key, path)
+    return arrays["X"], arrays["y"]
+
+
+def prepare(best: BestModel, X: np.ndarray, y: np.ndarray, source: str):
+    """Raw X, y -> tensors as the model was trained on: standardised features, class ids (or floats)."""
+    import torch
+
+    d = best.dataset
+    width = int(np.prod(d.input_shape))
+    flat = np.asarray(X, dtype=np.float64).reshape(len(X), -1)
+    if flat.shape[1] != width:
+        raise InputError([f"--data: {source}: rows have {flat.shape[1]} features; the model takes {width} "
+                          f"(shape {tuple(d.input_shape)})"])
+    Xs = ((flat - d.x_mean) / d.x_std).astype(np.float32).reshape((len(X), *d.input_shape))
+    if d.task == "classification":
+        index = {c: i for i, c in enumerate(d.classes)}
+        unknown = sorted({v for v in np.asarray(y).tolist() if v not in index}, key=str)
+        if unknown:
+            raise InputError([f"--data: {source}: labels the model never saw in training: {unknown[:10]} "
+                              f"(it knows {list(d.classes)[:20]})"])
+        ys = torch.tensor([index[v] for v in np.asarray(y).tolist()], dtype=torch.int64)
+    else:
+        ys = torch.from_numpy(np.asarray(y, dtype=np.float32))
+    return torch.from_numpy(Xs), ys
+
+
+def evaluate_file(best: BestModel, file: str) -> tuple[str, float, int]:
+    """(metric name, value, rows): accuracy or rmse of the best model on the data in `file`."""
+    from .trainable import evaluate
+
+    X, y = _read_data(file, best.spec.data.label)
+    Xt, yt = prepare(best, X, y, file)
+    scores = evaluate(best.model, Xt, yt, best.dataset)
+    name = "accuracy" if best.dataset.task == "classification" else "rmse"
+    return name, float(scores[name]), len(Xt)

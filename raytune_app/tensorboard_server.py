@@ -1,0 +1,50 @@
+"""`raytune-app tensorboard`: TensorBoard's own server over an experiment folder (or a folder of several)."""
+
+from __future__ import annotations
+
+import signal
+import time
+from pathlib import Path
+
+from .errors import InputError
+from .report import SPEC_FILE
+
+
+def check_logdir(path: str) -> Path:
+    """The folder to serve: an experiment folder, or a folder whose subfolders are experiments."""
+    folder = Path(path).expanduser()
+    if folder.is_dir() and ((folder / SPEC_FILE).is_file() or any(
+            (child / SPEC_FILE).is_file() for child in folder.iterdir() if child.is_dir())):
+        return folder.resolve()
+    raise InputError([f"{path}: not a raytune-app experiment folder (no {SPEC_FILE}) "
+                      f"nor a folder of experiments"])
+
+
+def start(logdir: Path, host: str, port: int, reload_interval: float):
+    """Start TensorBoard in this process (its server runs in a thread); return (TensorBoard, URL)."""
+    from tensorboard import program
+
+    board = program.TensorBoard()
+    # one Python process, no data-server child: a live view of small event files needs no more
+    board.configure(argv=["", "--logdir", str(logdir), "--host", host, "--port", str(port),
+                          "--reload_interval", str(reload_interval), "--load_fast", "false"])
+    try:
+        url = board.launch()
+    except program.TensorBoardServerException as exc:  # port in use, host not resolvable, ...
+        raise InputError([f"--host/--port: {host}:{port}: {exc.msg}"]) from None
+    return board, url
+
+
+def serve(path: str, host: str, port: int, reload_interval: float) -> int:
+    """Serve until Ctrl-C (or SIGTERM); exit code 0."""
+    logdir = check_logdir(path)
+    _, url = start(logdir, host, port, reload_interval)
+    print(f"TensorBoard at {url} serving {logdir}: scalars per trial, every trial in the HParams tab. "
+          f"Ctrl-C to stop.", flush=True)
+    signal.signal(signal.SIGTERM, signal.default_int_handler)  # SIGTERM stops it like Ctrl-C
+    try:
+        while True:
+            time.sleep(3600)
+    except KeyboardInterrupt:
+        print("TensorBoard stopped.", flush=True)
+    return 0

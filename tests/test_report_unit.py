@@ -1,0 +1,36 @@
+"""Pieces of the report modules that need no experiment run."""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from raytune_app import experiment, report, space
+from raytune_app.html_report import _log_params
+
+
+def test_the_light_copies_agree_with_the_originals():
+    # report.py repeats these to stay free of Ray and torch imports
+    assert report.SPEC_FILE == experiment.SPEC_FILE
+    config = {"lr": 0.1, "optimizer": {"name": "sgd", "lr": 0.01, "momentum": {"a": 1}}, "hidden_sizes": [32, 16]}
+    assert report.flat_config(config) == space.flatten(config)
+
+
+def test_log_scaled_hyperparameters_are_found_inside_branches():
+    raw = {"lr": {"loguniform": [1e-4, 1e-1]}, "units": {"logint": [8, 512]}, "dropout": {"uniform": [0, 0.5]},
+           "batch_size": 64,
+           "optimizer": {"choice": [{"name": "sgd", "lr": {"loguniform": [1e-3, 1.0]}},
+                                    {"name": "adam", "beta1": {"uniform": [0.8, 0.99]}}]}}
+    assert _log_params(raw) == {"lr", "units", "optimizer/lr"}
+
+
+def test_markdown_escapes_pipes_and_right_aligns_numbers():
+    table = pd.DataFrame({"trial_id": ["a|b"], "best": [0.123456], "config/x": [None]})
+    lines = report._markdown(table).splitlines()
+    assert lines == ["| trial_id | best | config/x |", "| --- | ---: | --- |", "| a\\|b | 0.1235 |  |"]
+
+
+def test_best_value_ignores_non_finite_metrics():
+    history = pd.DataFrame({"val_rmse": [3.0, 2.0, float("inf"), float("nan")]})
+    assert report.best_value(history, "val_rmse", "min") == 2.0
+    assert report.best_value(history, "val_rmse", "max") == 3.0
+    assert report.best_value(history, "missing", "min") is None
