@@ -19,7 +19,7 @@ EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT, EXIT_INTERRUPTED = 0, 1, 2, 130
 
 
 def _tune_flags(p: argparse.ArgumentParser) -> None:
-    from .spec import SCHEDULERS, SEARCHERS
+    from .names import SCHEDULERS, SEARCHERS
 
     g = p.add_argument_group("overrides of the experiment file")
     g.add_argument("--scheduler", choices=SCHEDULERS)

@@ -129,6 +129,18 @@ def _check_arrays(arrays: dict[str, np.ndarray], key: str, path: Path) -> None:
             raise InputError([f"{key}: {path}: X{part}/y{part} contain NaN values"])
 
 
+def read_arrays(path: Path, key: str, label: str = "label") -> dict[str, np.ndarray]:
+    """The arrays of a user's .npz or .csv file, checked (lengths, numbers, NaNs); InputError naming `key`."""
+    if path.suffix == ".npz":
+        arrays = _read_npz(path, key)
+    elif path.suffix == ".csv":
+        arrays = _read_csv(path, key, label)
+    else:
+        raise InputError([f"{key}: {path}: unsupported file type (use .npz or .csv)"])
+    _check_arrays(arrays, key, path)
+    return arrays
+
+
 def _infer_task(y: np.ndarray) -> str:
     return "regression" if np.issubdtype(y.dtype, np.floating) else "classification"
 
@@ -158,13 +170,7 @@ def load_dataset(spec) -> Dataset:
         if not path.is_file():
             raise InputError([f"{key}: no such data file {spec.dataset!r} "
                               f"(built-in: {', '.join(BUILTIN)})"])
-        if path.suffix == ".npz":
-            arrays = _read_npz(path, key)
-        elif path.suffix == ".csv":
-            arrays = _read_csv(path, key, spec.label)
-        else:
-            raise InputError([f"{key}: {path}: unsupported file type (use .npz or .csv)"])
-        _check_arrays(arrays, key, path)
+        arrays = read_arrays(path, key, spec.label)
     y_any = arrays.get("y", arrays.get("y_train"))
     task = spec.task if spec.task != "auto" else (BUILTIN.get(spec.dataset) or _infer_task(y_any))
 

@@ -135,15 +135,9 @@ def _read_data(file: str, label: str) -> tuple[np.ndarray, np.ndarray]:
     path, key = Path(file), "--data"
     if not path.is_file():
         raise InputError([f"{key}: no such file {file}"])
-    if path.suffix == ".npz":
-        arrays = data_mod._read_npz(path, key)
-        if "X" not in arrays:
-            raise InputError([f"{key}: {file} needs arrays X and y"])
-    elif path.suffix == ".csv":
-        arrays = data_mod._read_csv(path, key, label)
-    else:
-        raise InputError([f"{key}: {file}: unsupported file type (use .npz or .csv)"])
-    data_mod._check_arrays(arrays, key, path)
+    arrays = data_mod.read_arrays(path, key, label)
+    if "X" not in arrays:
+        raise InputError([f"{key}: {file} needs arrays X and y"])
     return arrays["X"], arrays["y"]
 
 

@@ -18,10 +18,9 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from . import data as data_mod
 from .errors import InputError, did_you_mean
 from .models import ACTIVATIONS, CNN_ONLY, OPTIMIZERS, Hyperparams
+from .names import SCHEDULERS, SEARCHERS
 from .space import Param, parse_space
 
-SCHEDULERS = ("asha", "hyperband", "median", "pbt", "fifo")
-SEARCHERS = ("hyperopt", "random", "grid")
 INTERNAL_FIELDS = ("source", "warm_start", "extends")  # set by the CLI, never read from a file
 
 
