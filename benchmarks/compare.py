@@ -140,7 +140,7 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, default=3)
     parser.add_argument("--trials", type=int, default=32)
     parser.add_argument("--epochs", type=int, default=27)
-    parser.add_argument("--targets", type=float, nargs="+", default=[0.80, 0.85, 0.90])
+    parser.add_argument("--targets", type=float, nargs="+", default=[0.75, 0.80, 0.82])
     args = parser.parse_args()
     methods = {
         "raytune-app ASHA + HyperOpt": lambda s, d: raytune_run(args.file, d, "asha", "hyperopt", s, args.trials,

@@ -34,6 +34,12 @@ def rss_mb(pid: int) -> float:
     return float("nan")
 
 
+def staged(name: str) -> list[Path]:
+    """Trial result files as the driver writes them, before Ray syncs them to the storage path
+    (in the Ray session's artifacts folder: how far a run is, while it runs)."""
+    return list(Path("/tmp/ray/session_latest/artifacts").glob(f"*/{name}/driver_artifacts/trial_*/result.json"))
+
+
 def results(exp: Path) -> list[dict]:
     """The last result of each trial that has reported."""
     out = []
@@ -61,31 +67,37 @@ def many_tiny_trials(tmp: Path, trials: int) -> dict:
     started = time.time()
     proc = subprocess.Popen([sys.executable, "-m", "raytune_app", "tune", str(file), "--storage", str(tmp / "runs")],
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    first_trial = rss_at_100 = rss_at_end = None
+    rss_at_100 = None
+    last = (0, float("nan"))  # (trials done, driver RSS) at the last look while trials were still coming
     while proc.poll() is None:
-        if first_trial is None and list(exp.glob("trial_*/params.json")):
-            first_trial = time.time() - started
-        done = len(list(exp.glob("trial_*/result.json"))) if exp.exists() else 0
+        done = len(staged("tiny"))
+        try:
+            rss = rss_mb(proc.pid)
+        except OSError:  # it just exited
+            break
         if rss_at_100 is None and done >= 100:
-            rss_at_100 = rss_mb(proc.pid)
-        if done >= trials:
-            rss_at_end = rss_mb(proc.pid)
-        time.sleep(0.01)
+            rss_at_100 = rss
+        if done > last[0]:
+            last = (done, rss)
+        time.sleep(0.05)
     wall = time.time() - started
     res = results(exp)
+    # a trial's start: its first result's time less the training before it (timestamps are whole seconds)
+    first_trial = min(r["timestamp"] - r["time_total_s"] for r in res) - started
     span = max(r["timestamp"] for r in res) - min(r["timestamp"] - r["time_total_s"] for r in res)
     slots = os.cpu_count() or 1
     train = sum(r["time_total_s"] for r in res) / len(res)
     return {"trials": len(res), "wall_s": wall, "first_trial_s": first_trial,
             "overhead_per_trial_s": span * slots / len(res) - train,
-            "driver_rss_mb_at_100": rss_at_100, f"driver_rss_mb_at_{trials}": rss_at_end}
+            "driver_rss_mb_at_100": rss_at_100, f"driver_rss_mb_at_{last[0]}": last[1],
+            "driver_rss_growth_mb": last[1] - rss_at_100}
 
 
 def utilisation(tmp: Path) -> dict:
     """(b): FIFO, fixed-length trials that fill every core."""
     slots = os.cpu_count() or 1
-    file = experiment(tmp, "util", num_samples=4 * slots, max_epochs=6,
-                      data={"dataset": "synthetic", "n_samples": 6000, "n_features": 64},
+    file = experiment(tmp, "util", num_samples=4 * slots, max_epochs=10,
+                      data={"dataset": "synthetic", "n_samples": 12000, "n_features": 64},
                       space={"lr": 0.005, "batch_size": 16, "hidden_size": 256, "seed": {"int": [0, 1000]}})
     started = time.time()
     subprocess.run([sys.executable, "-m", "raytune_app", "tune", str(file), "--storage", str(tmp / "runs")],
