@@ -84,3 +84,15 @@ def test_errored_trials_are_retried_from_their_checkpoint_on_resume(ray_address,
     assert [r["epoch"] for r in history][-1] == EPOCHS
     first_epochs = [r["timestamp"] for r in history if r["epoch"] == 1]
     assert len(first_epochs) == 1 and first_epochs[0] <= killed_at  # continued from its checkpoint
+
+
+def test_a_second_ctrl_c_quits_at_once(ray_address, tmp_path):
+    spec = write_experiment(tmp_path / "twice.yaml", num_samples=3, max_epochs=30, **SLOW)
+    exp = tmp_path / "runs" / "twice"
+    proc = start_cli("tune", spec, "--storage", tmp_path / "runs", "--address", ray_address, log=tmp_path / "log")
+    wait_for(lambda: latest_epoch_with_checkpoint(exp, 1), proc=proc)
+    proc.send_signal(signal.SIGINT)
+    wait_for(lambda: "Ctrl-C again to quit at once" in (tmp_path / "log").read_text(), timeout=30)
+    proc.send_signal(signal.SIGINT)
+    assert proc.wait(timeout=10) == 130
+    assert "Stopping at once" in (tmp_path / "log").read_text()

@@ -208,3 +208,19 @@ def test_time_budget_ends_the_search_early(ray_address, tmp_path):
     assert time.time() - started < 60
     summary = json.loads((tmp_path / "runs" / "budget" / "summary.json").read_text())
     assert summary["total_epochs"] < 200 * 30 and summary["best"] is not None
+
+
+@pytest.mark.parametrize("scheduler, search", [("hyperband", "hyperopt"), ("median", "random"), ("pbt", None)])
+def test_every_scheduler_runs_end_to_end(ray_address, tmp_path, scheduler, search):
+    fields = {"search": search} if search else {}  # pbt picks random search by itself
+    spec = write_experiment(tmp_path / f"{scheduler}.yaml", num_samples=4, max_epochs=4, scheduler=scheduler,
+                            space={"lr": {"loguniform": [1e-3, 1e-1]}, "dropout": {"uniform": [0.0, 0.3]}},
+                            **fields)
+    out = run_cli("tune", spec, "--storage", tmp_path / "runs", "--address", ray_address)
+    assert out.returncode == 0, out.stderr[-3000:]
+    summary = json.loads((tmp_path / "runs" / scheduler / "summary.json").read_text())
+    assert summary["scheduler"] == scheduler and summary["searcher"] == (search or "random")
+    assert summary["num_trials"] == 4 and summary["best"]["test_accuracy"] > 0.5
+    if scheduler == "pbt":  # PBT handed some trial a better trial's checkpoint with a mutated config
+        hist = histories(tmp_path / "runs" / scheduler)
+        assert all([r["epoch"] for r in h] == list(range(1, len(h) + 1)) for h in hist.values())
