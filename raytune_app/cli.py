@@ -13,7 +13,7 @@ import time
 from pathlib import Path
 from typing import Sequence
 
-from .errors import InputError
+from .errors import InputError, RunFailed
 
 EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT, EXIT_INTERRUPTED = 0, 1, 2, 130
 
@@ -286,6 +286,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except InputError as exc:
         print("\n".join(exc.problems), file=sys.stderr)
         return EXIT_BAD_INPUT
+    except RunFailed as exc:
+        print(exc, file=sys.stderr)
+        return EXIT_FAILED
 
 
 if __name__ == "__main__":

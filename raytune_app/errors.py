@@ -21,3 +21,7 @@ def did_you_mean(word: str, options: Iterable[str]) -> str:
     close = [o for o in options if o.startswith(word) or word.startswith(o)] if len(word) > 2 else []
     close = close or difflib.get_close_matches(word, options, n=1, cutoff=0.6)
     return f" (did you mean {close[0]!r}?)" if close else ""
+
+
+class RunFailed(Exception):
+    """The run, or what a command needs from it, is not there: the CLI prints it and exits 1."""

@@ -46,6 +46,14 @@ def _callbacks(spec: ExperimentSpec, dataset: Dataset) -> list:
     return [CSVLoggerCallback(), JsonLoggerCallback(), TensorBoardCallback(spec.params, metrics)]
 
 
+def _checkpoint_config(spec: ExperimentSpec) -> tune.CheckpointConfig:
+    """Keep the best `keep_checkpoints` by the metric; under PBT keep all, since a trial may be told to
+    continue from another's checkpoint that the other would meanwhile have deleted (seen in tests)."""
+    keep = None if spec.scheduler.name == "pbt" else spec.keep_checkpoints
+    return tune.CheckpointConfig(num_to_keep=keep, checkpoint_score_attribute=spec.metric,
+                                 checkpoint_score_order=spec.mode)
+
+
 def _trial_dirname(trial) -> str:
     return f"trial_{trial.trial_id}"
 
@@ -64,9 +72,7 @@ def build_tuner(spec: ExperimentSpec, dataset: Dataset, max_concurrent: int, his
         run_config=tune.RunConfig(
             name=spec.name, storage_path=storage.resolve(spec.storage),
             failure_config=tune.FailureConfig(max_failures=spec.max_failures),
-            checkpoint_config=tune.CheckpointConfig(
-                num_to_keep=spec.keep_checkpoints, checkpoint_score_attribute=spec.metric,
-                checkpoint_score_order=spec.mode),
+            checkpoint_config=_checkpoint_config(spec),
             callbacks=_callbacks(spec, dataset), verbose=1),
     )
 

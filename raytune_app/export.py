@@ -17,14 +17,14 @@ from typing import Any
 
 import numpy as np
 
-from .errors import InputError
+from .errors import InputError, RunFailed
 from .report import Experiment, flat_config, load_experiment
 
 FORMAT = "raytune-app-model/1"
 FILES = ("model.pt", "config.json", "scores.json")
 
 
-class NoBestTrial(Exception):
+class NoBestTrial(RunFailed):
     """The experiment has no best trial to use (still running, or no trial reported a metric)."""
 
 

@@ -7,7 +7,7 @@ import json
 import sys
 from pathlib import Path
 
-EXIT_OK, EXIT_FAILED = 0, 1
+EXIT_OK = 0
 
 
 def _positive(text: str) -> int:
@@ -67,13 +67,9 @@ def best_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run_best(args: argparse.Namespace) -> int:
-    from .export import NoBestTrial, export, load_best
+    from .export import export, load_best
 
-    try:
-        best = load_best(args.experiment)
-    except NoBestTrial as exc:
-        print(exc, file=sys.stderr)
-        return EXIT_FAILED
+    best = load_best(args.experiment)  # RunFailed (exit 1) when there is no best trial yet
     scores = ", ".join(f"{k} = {v:.4f}" for k, v in best.scores.items()
                        if k.startswith(("val_", "test_", "train_")) and isinstance(v, (int, float)))
     print(f"Best trial {best.trial_id} of {best.experiment.name} (epoch {best.epoch}): {scores}")
@@ -94,13 +90,9 @@ def evaluate_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run_evaluate(args: argparse.Namespace) -> int:
-    from .export import NoBestTrial, evaluate_file, load_best
+    from .export import evaluate_file, load_best
 
-    try:
-        best = load_best(args.experiment)
-    except NoBestTrial as exc:
-        print(exc, file=sys.stderr)
-        return EXIT_FAILED
+    best = load_best(args.experiment)  # RunFailed (exit 1) when there is no best trial yet
     name, value, rows = evaluate_file(best, args.data)
     print(f"{name} = {value:.4f} on {rows} rows of {args.data} (best trial {best.trial_id} of "
           f"{best.experiment.name})")

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import ENV, REPO, free_port, histories, run_cli, start_cli, trial_dirs, wait_for, write_experiment
+from conftest import ENV, REPO, free_port, histories, run_cli, start_cli, wait_for, write_experiment
 
 SLOW = {"data": {"dataset": "synthetic", "n_samples": 5000, "n_features": 64}, "scheduler": "fifo",
         "search": "random", "space": {"lr": {"loguniform": [1e-3, 1e-2]}, "batch_size": 16, "hidden_size": 256}}
