@@ -1,4 +1,4 @@
-"""`raytune-app`: tune, resume and validate experiments.
+"""`raytune-app`: tune experiments, resume or extend them, check files, run a local cluster, compare trials.
 
 Exit codes: 0 done, 1 the run failed, 2 bad input, 130 interrupted (state saved, resumable).
 """

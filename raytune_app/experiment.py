@@ -13,6 +13,7 @@ from .data import Dataset
 from .schedulers import build_scheduler
 from .searchers import build_search
 from .spec import ExperimentSpec
+from .progress import TrialProgress
 from .tensorboard_logging import SCALARS, TensorBoardCallback
 from .trainable import TrialSettings, train_trial
 
@@ -43,7 +44,8 @@ def _configure_tune() -> None:
 
 def _callbacks(spec: ExperimentSpec, dataset: Dataset) -> list:
     metrics = [m for m in SCALARS if m in data_mod.METRICS[dataset.task] or m == "epoch_time_s"]
-    return [CSVLoggerCallback(), JsonLoggerCallback(), TensorBoardCallback(spec.params, metrics)]
+    return [CSVLoggerCallback(), JsonLoggerCallback(), TensorBoardCallback(spec.params, metrics),
+            TrialProgress(spec.metric, spec.mode, spec.trial_count, spec.max_epochs)]
 
 
 def _checkpoint_config(spec: ExperimentSpec) -> tune.CheckpointConfig:

@@ -43,6 +43,9 @@ def test_asha_hyperopt_run_prints_the_best_config(asha_run):
     assert out.returncode == 0, out.stderr[-3000:]
     assert "Best config: {" in out.stdout and "test_accuracy = " in out.stdout
     assert f"tensorboard --logdir {exp}" in out.stdout
+    progress = [line for line in out.stdout.splitlines() if line.startswith("[") and "] trial " in line]
+    assert [line.split("]")[0] for line in progress] == ["[1/4", "[2/4", "[3/4", "[4/4"]  # one per trial
+    assert all("val_accuracy" in line and "best so far" in line for line in progress)
 
 
 def test_summary_and_trials_csv_agree_with_ray_results(asha_run):
