@@ -208,38 +208,40 @@ def cmd_tune(args: argparse.Namespace) -> int:
     return _start(spec, dataset, str(args.file), args, warm, resume=args.resume)
 
 
-def cmd_extend(args: argparse.Namespace) -> int:
-    """N more trials for a finished experiment: a new experiment beside it, warm-started from it."""
+def _saved(path_arg: str):
+    """(folder, spec, data) of an existing experiment, from the spec it saved; InputError if it is none."""
     from . import data as data_mod
     from . import storage
-    from .experiment import SPEC_FILE, load_saved_spec
+    from .experiment import load_saved_spec
+    from .names import SPEC_FILE
 
-    path = storage.resolve(args.path).rstrip("/")
+    path = storage.resolve(path_arg).rstrip("/")
+    if not storage.exists(storage.join(path, SPEC_FILE)):
+        raise InputError([f"{path_arg}: not a raytune-app experiment folder (no {SPEC_FILE})"])
+    spec = load_saved_spec(path)
+    return path, spec, data_mod.load_dataset(spec.data)
+
+
+def cmd_extend(args: argparse.Namespace) -> int:
+    """N more trials for a finished experiment: a new experiment beside it, warm-started from it."""
+    from . import storage
+
     if args.num_samples < 1:
         raise InputError([f"{args.path}: --num-samples: must be at least 1, got {args.num_samples}"])
-    if not storage.exists(storage.join(path, SPEC_FILE)):
-        raise InputError([f"{args.path}: not a raytune-app experiment folder (no {SPEC_FILE})"])
-    old = load_saved_spec(path)
+    path, old, dataset = _saved(args.path)
     parent, old_name = path.rsplit("/", 1)
     name = args.name or next(f"{old_name}-ext{k}" for k in range(1, 1000)
                              if not storage.exists(storage.join(parent, f"{old_name}-ext{k}")))
     spec = old.model_copy(update={"name": name, "num_samples": args.num_samples, "storage": parent,
                                   "extends": path, "warm_start": None})
-    dataset = data_mod.load_dataset(spec.data)
     return _start(spec, dataset, args.path, args, [path], resume=False)
 
 
 def cmd_resume(args: argparse.Namespace) -> int:
-    from . import data as data_mod
-    from . import storage
-    from .experiment import SPEC_FILE, load_saved_spec, restore_tuner
+    from .experiment import restore_tuner
     from .ray_session import connect
 
-    path = storage.resolve(args.path)
-    if not storage.exists(storage.join(path, SPEC_FILE)):
-        raise InputError([f"{args.path}: not a raytune-app experiment folder (no {SPEC_FILE})"])
-    spec = load_saved_spec(path)
-    dataset = data_mod.load_dataset(spec.data)
+    path, spec, dataset = _saved(args.path)
     connect(args.address, args.dashboard)
     return _run(restore_tuner(path, spec, dataset, args.restart_errored), spec, dataset, path, args.address)
 

@@ -10,6 +10,7 @@ from ray.tune.logger import CSVLoggerCallback, JsonLoggerCallback
 from . import data as data_mod
 from . import storage
 from .data import Dataset
+from .names import SPEC_FILE
 from .schedulers import build_scheduler
 from .searchers import build_search
 from .spec import ExperimentSpec
@@ -17,7 +18,6 @@ from .progress import TrialProgress
 from .tensorboard_logging import SCALARS, TensorBoardCallback
 from .trainable import TrialSettings, train_trial
 
-SPEC_FILE = "raytune_app_spec.json"
 
 
 def experiment_path(spec: ExperimentSpec) -> str:

@@ -18,7 +18,8 @@ from typing import Any
 import numpy as np
 
 from .errors import InputError, RunFailed
-from .report import Experiment, flat_config, load_experiment
+from .report import Experiment, load_experiment
+from .space import flatten
 
 FORMAT = "raytune-app-model/1"
 FILES = ("model.pt", "config.json", "scores.json")
@@ -90,7 +91,7 @@ def model_config(best: BestModel) -> dict[str, Any]:
         "format": FORMAT,
         "model": best.spec.model,
         "config": best.config,
-        "config_flat": flat_config(best.config),
+        "config_flat": flatten(best.config),
         "input_shape": list(d.input_shape),
         "outputs": d.outputs,
         "task": d.task,

@@ -20,7 +20,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from .report import Experiment, _cell, _headline, best_value, flat_config
+from .report import Experiment, _cell, _headline, best_value
+from .space import flatten
 
 # how each status ends its learning curve
 END_MARKERS = {"early_stopped": ("x", "stopped early by the scheduler"), "diverged": ("v", "diverged"),
@@ -182,7 +183,7 @@ def _log_params(space: Any, prefix: str = "") -> set[str]:
 
 def config_frame(e: Experiment) -> pd.DataFrame:
     """One row per trial, one column per hyperparameter that varies (flattened); index: trial id."""
-    frame = pd.DataFrame([flat_config(t.config) for t in e.trials], index=[t.trial_id for t in e.trials])
+    frame = pd.DataFrame([flatten(t.config) for t in e.trials], index=[t.trial_id for t in e.trials])
     frame = frame.map(lambda v: str(v) if isinstance(v, (list, tuple, dict)) else v)
     return frame[[c for c in frame.columns if frame[c].astype(str).nunique(dropna=False) > 1]]
 

@@ -2,3 +2,4 @@
 
 SCHEDULERS = ("asha", "hyperband", "median", "pbt", "fifo")
 SEARCHERS = ("hyperopt", "random", "grid")
+SPEC_FILE = "raytune_app_spec.json"  # the validated spec, saved in every experiment folder

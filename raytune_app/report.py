@@ -18,9 +18,9 @@ from typing import Any, Iterable
 import pandas as pd
 
 from .errors import InputError, did_you_mean
+from .names import SPEC_FILE
+from .space import flatten
 
-# experiment.SPEC_FILE; not imported from there, which would pull in Ray and torch
-SPEC_FILE = "raytune_app_spec.json"
 SUMMARY_FILE = "summary.json"
 TRIALS_FILE = "trials.csv"
 FORMATS = ("table", "json", "csv", "markdown")
@@ -205,18 +205,6 @@ def mode_of(metric: str, experiment: Experiment) -> str:
     return "max" if "accuracy" in metric else "min"
 
 
-def flat_config(config: dict[str, Any], prefix: str = "") -> dict[str, Any]:
-    """Nested config -> {'optimizer/lr': ...}, as summary.json and trials.csv show it: space.flatten,
-    repeated here because importing raytune_app.space imports Ray (tests check they agree)."""
-    out: dict[str, Any] = {}
-    for key, value in config.items():
-        if isinstance(value, dict):
-            out.update(flat_config(value, f"{prefix}{key}/"))
-        else:
-            out[f"{prefix}{key}"] = value
-    return out
-
-
 def trial_rows(experiment: Experiment, sort: str | None = None) -> list[dict[str, Any]]:
     """One row per trial: status, epochs, best and last metric (and the sort metric), flattened config."""
     rows = []
@@ -229,7 +217,7 @@ def trial_rows(experiment: Experiment, sort: str | None = None) -> list[dict[str
         if sort and sort != experiment.metric:
             row[f"best_{sort}"] = best_value(t.history, sort, mode_of(sort, experiment))
         row["time_s"] = last_value(t.history, "time_total_s")
-        row.update({f"config/{k}": v for k, v in flat_config(t.config).items()})
+        row.update({f"config/{k}": v for k, v in flatten(t.config).items()})
         rows.append(row)
     return rows
 

@@ -11,8 +11,6 @@ from dataclasses import dataclass
 from numbers import Real
 from typing import Any, Mapping
 
-from ray import tune
-
 from .errors import did_you_mean
 
 # name -> (arity, description of the arguments)
@@ -45,6 +43,8 @@ class Param:
 
     def to_tune(self) -> Any:
         """The Ray Tune domain (or constant) for this parameter."""
+        from ray import tune  # here, so reports can use this module without importing Ray
+
         a = self.args
         if self.kind == "constant":
             return a[0]

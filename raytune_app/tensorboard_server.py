@@ -7,7 +7,7 @@ import time
 from pathlib import Path
 
 from .errors import InputError
-from .report import SPEC_FILE
+from .names import SPEC_FILE
 
 
 def check_logdir(path: str) -> Path:

@@ -4,15 +4,8 @@ from __future__ import annotations
 
 import pandas as pd
 
-from raytune_app import experiment, report, space
+from raytune_app import report
 from raytune_app.html_report import _log_params
-
-
-def test_the_light_copies_agree_with_the_originals():
-    # report.py repeats these to stay free of Ray and torch imports
-    assert report.SPEC_FILE == experiment.SPEC_FILE
-    config = {"lr": 0.1, "optimizer": {"name": "sgd", "lr": 0.01, "momentum": {"a": 1}}, "hidden_sizes": [32, 16]}
-    assert report.flat_config(config) == space.flatten(config)
 
 
 def test_log_scaled_hyperparameters_are_found_inside_branches():
