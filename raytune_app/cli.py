@@ -198,8 +198,11 @@ def _start(spec, dataset, source: str, args: argparse.Namespace, warm: list[str]
         print(f"warm start: {len(history.points)} earlier trial(s) from {len(warm)} experiment(s)"
               f"{f', {history.skipped} outside the new space skipped' if history.skipped else ''}", flush=True)
     save_spec(spec)
-    return _run(build_tuner(spec, dataset, spec.max_concurrent or capacity, history), spec, dataset, path,
-                args.address)
+    # synchronous HyperBand pauses trials until their bracket is full: a searcher limited to what fits at
+    # once would then wait for them forever (seen as a spinning driver); Ray's placement limits them anyway
+    default_concurrency = spec.trial_count if spec.scheduler.name == "hyperband" else capacity
+    return _run(build_tuner(spec, dataset, spec.max_concurrent or default_concurrency, history), spec, dataset,
+                path, args.address)
 
 
 def cmd_tune(args: argparse.Namespace) -> int:
