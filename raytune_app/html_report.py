@@ -90,7 +90,7 @@ def learning_curves(e: Experiment) -> str:
         if e.metric not in h or "epoch" not in h or not len(h):
             continue
         y = pd.to_numeric(h[e.metric], errors="coerce")
-        ok = y.map(lambda v: math.isfinite(v))
+        ok = y.map(math.isfinite)
         x, y = h["epoch"][ok], y[ok]
         if x.empty:
             continue
@@ -137,7 +137,7 @@ def _timeline(e: Experiment) -> pd.DataFrame:
         return pd.DataFrame(columns=["t", "value"])
     frame = pd.concat(parts).sort_values("t")
     frame["t"] -= frame["t"].min()
-    return frame[frame["value"].map(lambda v: math.isfinite(v))]
+    return frame[frame["value"].map(math.isfinite)]
 
 
 def best_so_far(experiments: list[Experiment]) -> str:

@@ -178,7 +178,7 @@ def load_experiments(paths: Iterable[str | Path]) -> list[Experiment]:
 
 def _finite(values: pd.Series) -> pd.Series:
     values = pd.to_numeric(values, errors="coerce")
-    return values[values.map(lambda v: math.isfinite(v))]
+    return values[values.map(math.isfinite)]
 
 
 def best_value(history: pd.DataFrame, metric: str, mode: str) -> float | None:

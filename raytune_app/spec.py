@@ -39,16 +39,23 @@ def _named(value: Any) -> Any:
     return value
 
 
-class SchedulerSpec(_Strict):
+class _Named(_Strict):
+    """A section given as a bare name or as a mapping of a name and the options of Ray's class."""
+
+    options: dict[str, Any] = {}
+
+    @model_validator(mode="before")
+    @classmethod
+    def _coerce(cls, value: Any) -> Any:
+        return _named(value)
+
+
+class SchedulerSpec(_Named):
     name: Literal[SCHEDULERS] = "asha"
-    options: dict[str, Any] = {}
-    _coerce = model_validator(mode="before")(classmethod(lambda cls, v: _named(v)))
 
 
-class SearchSpec(_Strict):
+class SearchSpec(_Named):
     name: Literal[SEARCHERS] = "hyperopt"
-    options: dict[str, Any] = {}
-    _coerce = model_validator(mode="before")(classmethod(lambda cls, v: _named(v)))
 
 
 class DataSpec(_Strict):
