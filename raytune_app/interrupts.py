@@ -30,5 +30,6 @@ def graceful_interrupts() -> Iterator[threading.Event]:
     try:
         yield stop
     finally:
-        for sig, old in previous.items():
-            signal.signal(sig, old)
+        if not stop.is_set():  # once a stop was asked, a second Ctrl-C must still quit at once (even
+            for sig, old in previous.items():  # while the summary is written), not raise KeyboardInterrupt
+                signal.signal(sig, old)
