@@ -131,14 +131,14 @@ def train_trial(config: dict, data: Dataset, settings: TrialSettings) -> None:
     checkpoint = tune.get_checkpoint()
     if checkpoint:
         with checkpoint.as_directory() as ckpt_dir:
-            state = load_checkpoint(ckpt_dir, device)
+            state = load_checkpoint(ckpt_dir)  # on the CPU: RNG states must stay there; load_state_dict moves the rest
         model.load_state_dict(state["model"])
         optimizer.load_state_dict(state["optimizer"])
         apply_hyperparams(optimizer, hp)  # PBT may hand over a checkpoint with a new config
         gen.set_state(state["rng"]["shuffle"])
         torch.set_rng_state(state["rng"]["torch"])
         if "cuda" in state["rng"] and use_cuda:
-            torch.cuda.set_rng_state(state["rng"]["cuda"].cpu(), device)
+            torch.cuda.set_rng_state(state["rng"]["cuda"], device)
         first_epoch = state["epoch"] + 1
 
     X_train, y_train, X_val, y_val = (_tensor(a, device) for a in (data.X_train, data.y_train, data.X_val, data.y_val))
