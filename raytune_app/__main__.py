@@ -1,7 +1,5 @@
 """`python -m raytune_app` is the `raytune-app` command."""
 
-import sys
+from .cli import run
 
-from .cli import main
-
-sys.exit(main())
+run()

@@ -7,9 +7,12 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
+import os
 import shlex
 import sys
 import time
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Sequence
 
@@ -79,20 +82,56 @@ def _overrides(args: argparse.Namespace) -> dict:
     return {k: getattr(args, k) for k in keys}
 
 
-def _load(file: Path, overrides: dict):
-    """Spec and data, both validated; InputError on any problem."""
-    from . import data as data_mod
-    from .spec import load_spec
+def _check_metric(spec, task: str, source: str) -> None:
+    from .data import METRICS
 
-    spec = load_spec(file, overrides)
+    if spec.metric not in METRICS[task]:
+        raise InputError([f"{source}: metric: {spec.metric!r} is not reported for {task} data; "
+                          f"one of {', '.join(METRICS[task])}"])
+
+
+def _dataset(spec, source: str):
+    """The experiment's data, checked against its metric; InputError naming `source` on any problem."""
+    from . import data as data_mod
+
     try:
         dataset = data_mod.load_dataset(spec.data)
     except InputError as exc:
-        raise InputError(f"{file}: {p}" for p in exc.problems) from None
-    if spec.metric not in data_mod.METRICS[dataset.task]:
-        raise InputError([f"{file}: metric: {spec.metric!r} is not reported for {dataset.task} data; "
-                          f"one of {', '.join(data_mod.METRICS[dataset.task])}"])
-    return spec, dataset
+        raise InputError(f"{source}: {p}" for p in exc.problems) from None
+    _check_metric(spec, dataset.task, source)
+    return dataset
+
+
+def _load(file: Path, overrides: dict):
+    """Spec and data, both validated; InputError on any problem."""
+    from .spec import load_spec
+
+    spec = load_spec(file, overrides)
+    return spec, _dataset(spec, str(file))
+
+
+def _prepare_while_ray_starts(spec, source: str) -> Future:
+    """The data, ready by the time Ray is. A data file is read at once, so that its problems stop the
+    command before Ray starts. A built-in data set cannot fail: it is generated in a thread while the main
+    thread starts Ray, PyTorch imported beside it; together they take as long as Ray's start."""
+    from .data import BUILTIN, task_of
+
+    if spec.data.dataset not in BUILTIN:
+        future: Future = Future()
+        future.set_result(_dataset(spec, source))
+        return future
+    _check_metric(spec, task_of(spec.data), source)
+
+    def prepare():
+        import tensorboard.plugins.hparams.summary_v2  # noqa: F401 -- for the callbacks, like torch
+        import torch  # noqa: F401 -- for the trainable and the summary, imported next
+
+        return _dataset(spec, source)
+
+    pool = ThreadPoolExecutor(1, thread_name_prefix="raytune-app-data")
+    future = pool.submit(prepare)
+    pool.shutdown(wait=False)
+    return future
 
 
 def _describe(spec) -> str:
@@ -164,10 +203,10 @@ def _warm_start_paths(names: list[str], storage_root: str) -> list[str]:
     return [name if storage.exists(name) else storage.join(storage.resolve(storage_root), name) for name in names]
 
 
-def _start(spec, dataset, source: str, args: argparse.Namespace, warm: list[str], resume: bool) -> int:
+def _start(spec, source: str, args: argparse.Namespace, warm: list[str], resume: bool) -> int:
     """Check, connect, then run a fresh experiment (or continue an existing one with `resume`)."""
     from . import storage
-    from .experiment import build_tuner, experiment_path, restore_tuner, save_spec
+    from .saved import experiment_path, save_spec
     from .ray_session import check_storage_shared, connect, trial_capacity
 
     path = experiment_path(spec)
@@ -178,6 +217,7 @@ def _start(spec, dataset, source: str, args: argparse.Namespace, warm: list[str]
     if warm and spec.search.name != "hyperopt":
         raise InputError([f"{source}: search: a warm start needs `search: hyperopt` "
                           f"(random and grid search do not learn from earlier trials)"])
+    prepared = _prepare_while_ray_starts(spec, source)
     problem = storage.check_writable(spec.storage)
     if problem:
         raise InputError([f"{source}: storage: {problem}"])
@@ -185,6 +225,9 @@ def _start(spec, dataset, source: str, args: argparse.Namespace, warm: list[str]
     connect(args.address, args.dashboard)
     capacity = trial_capacity(spec.resources.cpus_per_trial, spec.resources.gpus_per_trial, source)
     check_storage_shared(spec.storage, source)
+    dataset = prepared.result()
+    from .experiment import build_tuner, restore_tuner
+
     if resuming:
         return _run(restore_tuner(path, spec, dataset, restart_errored=False), spec, dataset, path, args.address)
     history = None
@@ -206,23 +249,23 @@ def _start(spec, dataset, source: str, args: argparse.Namespace, warm: list[str]
 
 
 def cmd_tune(args: argparse.Namespace) -> int:
-    spec, dataset = _load(args.file, _overrides(args))
+    from .spec import load_spec
+
+    spec = load_spec(args.file, _overrides(args))
     warm = _warm_start_paths(args.warm_start or [], spec.storage)
-    return _start(spec, dataset, str(args.file), args, warm, resume=args.resume)
+    return _start(spec, str(args.file), args, warm, resume=args.resume)
 
 
 def _saved(path_arg: str):
-    """(folder, spec, data) of an existing experiment, from the spec it saved; InputError if it is none."""
-    from . import data as data_mod
+    """(folder, spec) of an existing experiment, from the spec it saved; InputError if it is none."""
     from . import storage
-    from .experiment import load_saved_spec
+    from .saved import load_saved_spec
     from .names import SPEC_FILE
 
     path = storage.resolve(path_arg).rstrip("/")
     if not storage.exists(storage.join(path, SPEC_FILE)):
         raise InputError([f"{path_arg}: not a raytune-app experiment folder (no {SPEC_FILE})"])
-    spec = load_saved_spec(path)
-    return path, spec, data_mod.load_dataset(spec.data)
+    return path, load_saved_spec(path)
 
 
 def cmd_extend(args: argparse.Namespace) -> int:
@@ -231,21 +274,24 @@ def cmd_extend(args: argparse.Namespace) -> int:
 
     if args.num_samples < 1:
         raise InputError([f"{args.path}: --num-samples: must be at least 1, got {args.num_samples}"])
-    path, old, dataset = _saved(args.path)
+    path, old = _saved(args.path)
     parent, old_name = path.rsplit("/", 1)
     name = args.name or next(f"{old_name}-ext{k}" for k in range(1, 1000)
                              if not storage.exists(storage.join(parent, f"{old_name}-ext{k}")))
     spec = old.model_copy(update={"name": name, "num_samples": args.num_samples, "storage": parent,
                                   "extends": path, "warm_start": None})
-    return _start(spec, dataset, args.path, args, [path], resume=False)
+    return _start(spec, args.path, args, [path], resume=False)
 
 
 def cmd_resume(args: argparse.Namespace) -> int:
-    from .experiment import restore_tuner
     from .ray_session import connect
 
-    path, spec, dataset = _saved(args.path)
+    path, spec = _saved(args.path)
+    prepared = _prepare_while_ray_starts(spec, args.path)
     connect(args.address, args.dashboard)
+    dataset = prepared.result()
+    from .experiment import restore_tuner
+
     return _run(restore_tuner(path, spec, dataset, args.restart_errored), spec, dataset, path, args.address)
 
 
@@ -296,5 +342,19 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_FAILED
 
 
+def run() -> None:
+    """The `raytune-app` command: main(), then a quick exit. Everything is written and flushed by then;
+    Python's own teardown of PyTorch, Ray and scikit-learn would add about a second to every command."""
+    code = main()
+    if "ray" in sys.modules:
+        from .ray_session import leave
+
+        leave()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    logging.shutdown()
+    os._exit(code)
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    run()

@@ -164,7 +164,6 @@ def load_dataset(spec) -> Dataset:
     if spec.dataset in BUILTIN:
         X, y, image_shape = _builtin(spec)
         arrays = {"X": X, "y": y}
-        path = Path(spec.dataset)
     else:
         path = Path(spec.dataset)
         if not path.is_file():
@@ -172,7 +171,7 @@ def load_dataset(spec) -> Dataset:
                               f"(built-in: {', '.join(BUILTIN)})"])
         arrays = read_arrays(path, key, spec.label)
     y_any = arrays.get("y", arrays.get("y_train"))
-    task = spec.task if spec.task != "auto" else (BUILTIN.get(spec.dataset) or _infer_task(y_any))
+    task = task_of(spec) or _infer_task(y_any)
 
     if "X" in arrays:
         stratify = task == "classification"

@@ -10,18 +10,12 @@ from ray.tune.logger import CSVLoggerCallback, JsonLoggerCallback
 from . import data as data_mod
 from . import storage
 from .data import Dataset
-from .names import SPEC_FILE
 from .schedulers import build_scheduler
 from .searchers import build_search
 from .spec import ExperimentSpec
 from .progress import TrialProgress
 from .tensorboard_logging import SCALARS, TensorBoardCallback
 from .trainable import TrialSettings, train_trial
-
-
-
-def experiment_path(spec: ExperimentSpec) -> str:
-    return storage.join(storage.resolve(spec.storage), spec.name)
 
 
 def trainable_for(spec: ExperimentSpec, dataset: Dataset):
@@ -85,12 +79,3 @@ def restore_tuner(path: str, spec: ExperimentSpec, dataset: Dataset, restart_err
     return tune.Tuner.restore(
         path, trainable=trainable_for(spec, dataset), resume_unfinished=True,
         resume_errored=not restart_errored, restart_errored=restart_errored)
-
-
-def save_spec(spec: ExperimentSpec) -> None:
-    """Keep the resolved spec beside Ray's state so `resume` needs nothing but the folder."""
-    storage.write_text(storage.join(experiment_path(spec), SPEC_FILE), spec.model_dump_json(indent=2))
-
-
-def load_saved_spec(path: str) -> ExperimentSpec:
-    return ExperimentSpec.model_validate_json(storage.read_text(storage.join(path, SPEC_FILE)))

@@ -54,8 +54,9 @@ def _checkpoint_dir(e: Experiment, trial_id: str, recorded: str | None) -> Path:
 def load_best(path: str | Path) -> BestModel:
     """The best trial of the experiment at `path`, its weights loaded into the model its config describes."""
     from .data import TEST_METRIC, load_dataset
-    from .experiment import load_saved_spec
-    from .models import Hyperparams, build_model
+    from .saved import load_saved_spec
+    from .hyperparams import Hyperparams
+    from .models import build_model
     from .trainable import load_checkpoint
 
     e = load_experiment(path)

@@ -7,11 +7,11 @@ Linear(in->256) ReLU Linear(256->128) ReLU Linear(128->out), trained with Adam.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field, fields
-from typing import Any, Mapping
 
 import torch
 from torch import nn
+
+from .hyperparams import Hyperparams
 
 ACTIVATIONS = {
     "relu": nn.ReLU,
@@ -22,67 +22,6 @@ ACTIVATIONS = {
     "elu": nn.ELU,
     "silu": nn.SiLU,
 }
-OPTIMIZERS = ("adam", "adamw", "sgd", "rmsprop")
-MODELS = ("mlp", "cnn")
-CNN_ONLY = ("channels", "kernel_size")
-
-
-@dataclass(frozen=True)
-class Hyperparams:
-    """A trial's hyperparameters with the built-in trainer's defaults filled in."""
-
-    lr: float = 1e-3
-    hidden_layers: int | None = None
-    hidden_size: int | None = None
-    hidden_sizes: tuple[int, ...] | None = None
-    activation: str = "relu"
-    dropout: float = 0.0
-    batch_size: int = 64
-    optimizer: str = "adam"
-    weight_decay: float = 0.0
-    momentum: float = 0.0
-    nesterov: bool = False
-    beta1: float = 0.9
-    beta2: float = 0.999
-    seed: int | None = None
-    channels: tuple[int, ...] = (16, 32)
-    kernel_size: int = 3
-    extra: dict = field(default_factory=dict)
-
-    @classmethod
-    def from_config(cls, config: Mapping[str, Any]) -> "Hyperparams":
-        """Read a sampled config; a mapping is a conditional branch: `optimizer: {name: sgd, lr: ...}`
-        means optimizer=sgd plus the branch's own hyperparameters."""
-        flat: dict[str, Any] = {}
-        for key, value in config.items():
-            if isinstance(value, Mapping):
-                flat.update({k: v for k, v in value.items() if k != "name"})
-                flat[key] = value.get("name")
-            else:
-                flat.setdefault(key, value)
-        names = {f.name for f in fields(cls)} - {"extra"}
-        known = {k: v for k, v in flat.items() if k in names}
-        if known.get("hidden_sizes") is not None:
-            known["hidden_sizes"] = tuple(int(x) for x in known["hidden_sizes"])
-        channels = known.get("channels")
-        if isinstance(channels, (int, float)):
-            known["channels"] = (int(channels), 2 * int(channels))
-        elif channels is not None:
-            known["channels"] = tuple(int(x) for x in channels)
-        for key in ("hidden_layers", "hidden_size", "batch_size", "kernel_size"):
-            if known.get(key) is not None:
-                known[key] = int(known[key])
-        return cls(**known, extra={k: v for k, v in flat.items() if k not in names})
-
-    @property
-    def layer_sizes(self) -> tuple[int, ...]:
-        """Widths of the hidden layers: explicit, or layers x size, or the classic 256, 128."""
-        if self.hidden_sizes is not None:
-            return self.hidden_sizes
-        if self.hidden_layers is None and self.hidden_size is None:
-            return (256, 128)
-        return (self.hidden_size or 128,) * (2 if self.hidden_layers is None else self.hidden_layers)
-
 
 def _dense_stack(in_features: int, sizes: tuple[int, ...], hp: Hyperparams, out: int) -> list[nn.Module]:
     layers: list[nn.Module] = []

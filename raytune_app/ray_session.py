@@ -20,6 +20,13 @@ def connect(address: str | None, dashboard: bool = False, dashboard_host: str = 
         ray.init(include_dashboard=dashboard, dashboard_host=dashboard_host, logging_level=logging.WARNING)
 
 
+def leave() -> None:
+    """Disconnect from a joined cluster, or stop the Ray that `connect` started: now rather than in
+    Ray's exit hook, which first sleeps half a second for log lines this command has already printed."""
+    if ray.is_initialized():
+        ray.shutdown()
+
+
 AUTOSCALER_CONFIG = "~/ray_bootstrap_config.yaml"  # where `ray up` leaves the config on the head node
 
 

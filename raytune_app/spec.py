@@ -17,7 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from . import data as data_mod
 from .errors import InputError, did_you_mean
-from .models import ACTIVATIONS, CNN_ONLY, OPTIMIZERS, Hyperparams
+from .hyperparams import ACTIVATIONS, CNN_ONLY, OPTIMIZERS, Hyperparams
 from .names import SCHEDULERS, SEARCHERS
 from .space import Param, parse_space
 

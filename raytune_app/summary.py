@@ -12,7 +12,8 @@ import torch
 
 from . import storage
 from .data import TEST_METRIC, Dataset
-from .models import Hyperparams, build_model
+from .hyperparams import Hyperparams
+from .models import build_model
 from .space import flatten
 from .spec import ExperimentSpec
 from .trainable import evaluate, load_checkpoint

@@ -100,3 +100,9 @@ class TensorBoardCallback(LoggerCallback):
         writer.file_writer.add_summary(session_end_pb(failed))
         self._writers.pop(trial.trial_id)
         writer.close()
+
+    def on_experiment_end(self, trials, **info) -> None:
+        """An interrupted run ends with trials still open: their last events go to disk (they resume later)."""
+        for writer in self._writers.values():
+            writer.close()
+        self._writers.clear()

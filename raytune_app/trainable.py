@@ -22,7 +22,8 @@ from torch import nn
 from ray import tune
 
 from .data import Dataset
-from .models import Hyperparams, apply_hyperparams, build_model, build_optimizer
+from .hyperparams import Hyperparams
+from .models import apply_hyperparams, build_model, build_optimizer
 
 CHECKPOINT_FILE = "checkpoint.pt"
 EVAL_BATCH = 4096

@@ -44,3 +44,9 @@ def test_optimizers_and_conditional_branch():
     assert opt.param_groups[0]["lr"] == 0.5 and opt.param_groups[0]["nesterov"] is True
     apply_hyperparams(opt, Hyperparams.from_config({"lr": 0.01, "momentum": 0.1}))
     assert (opt.param_groups[0]["lr"], opt.param_groups[0]["momentum"]) == (0.01, 0.1)
+
+
+def test_every_activation_name_the_spec_accepts_builds_a_layer():
+    from raytune_app import hyperparams, models
+
+    assert tuple(models.ACTIVATIONS) == hyperparams.ACTIVATIONS

@@ -18,7 +18,7 @@ from ray import tune
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 from tensorboard.plugins.hparams import metadata as hp_metadata
 
-from conftest import ENV, histories, read_json_lines, run_cli, trial_dirs, write_experiment
+from conftest import ENV, histories, read_json_lines, run_cli, trial_dirs, wait_for, write_experiment
 
 SMALL_SPACE = {"lr": {"loguniform": [1e-3, 1e-1]}, "hidden_size": {"choice": [32, 64]},
                "activation": {"choice": ["relu", "tanh"]}}
@@ -152,13 +152,24 @@ def test_grid_search_runs_every_combination(ray_address, tmp_path):
     assert combos == [((32,), "relu"), ((32,), "tanh"), ((32, 16), "relu"), ((32, 16), "tanh")]
 
 
+def ray_processes() -> set[int]:
+    """Ray's server processes and agents running on this machine."""
+    import psutil
+
+    names = ("gcs_server", "raylet", "ray::DashboardAgent", "ray::RuntimeEnvAgent")
+    return {p.pid for p in psutil.process_iter(["cmdline"]) if p.info["cmdline"]
+            and any(n in p.info["cmdline"][0] for n in names)}
+
+
 def test_regression_reports_rmse_and_a_diverging_trial_stops_itself(tmp_path):
     """Also the default path: no --address, so the CLI starts its own local Ray."""
     spec = write_experiment(tmp_path / "reg.yaml", metric="val_rmse", mode="min", scheduler="fifo",
                             search="grid", data={"dataset": "diabetes"}, max_epochs=3, num_samples=1,
                             space={"lr": {"grid": [1e-2, 1e9]}, "optimizer": "sgd", "momentum": 0.9})
+    before = ray_processes()
     out = run_cli("tune", spec, "--storage", tmp_path / "runs")
     assert out.returncode == 0, out.stderr[-3000:]
+    wait_for(lambda: ray_processes() <= before, timeout=30)  # the CLI's own Ray stopped with it, agents too
     summary = json.loads((tmp_path / "runs" / "reg" / "summary.json").read_text())
     assert summary["trials_by_status"] == {"completed": 1, "diverged": 1}
     assert summary["best"]["config"]["lr"] == 1e-2 and 30 < summary["best"]["test_rmse"] < 100

@@ -1,0 +1,21 @@
+"""Where an experiment lives, and the validated spec saved there so `resume` and `extend` need only the
+folder. Free of Ray and PyTorch: the CLI checks these before it starts Ray."""
+
+from __future__ import annotations
+
+from . import storage
+from .names import SPEC_FILE
+from .spec import ExperimentSpec
+
+
+def experiment_path(spec: ExperimentSpec) -> str:
+    return storage.join(storage.resolve(spec.storage), spec.name)
+
+
+def save_spec(spec: ExperimentSpec) -> None:
+    """Keep the resolved spec beside Ray's state."""
+    storage.write_text(storage.join(experiment_path(spec), SPEC_FILE), spec.model_dump_json(indent=2))
+
+
+def load_saved_spec(path: str) -> ExperimentSpec:
+    return ExperimentSpec.model_validate_json(storage.read_text(storage.join(path, SPEC_FILE)))
