@@ -5,7 +5,7 @@ driver memory, and the trainer's throughput against a bare PyTorch loop.
 
 (a) per-trial overhead: many trials of one tiny epoch each, amortised seconds per trial;
 (b) utilisation: a FIFO run of fixed-length trials, sum of trial training time / (wall x cores);
-(c) time from the command to the first trial running;
+(c) time from the command to the first trial's first result, with a fresh Ray and joining a running one;
 (d) the driver's resident memory at trial 100 and at the last trial;
 (e) the trainer's samples per second against a bare PyTorch loop (same model, batch size, threads).
 """
@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -58,11 +59,13 @@ def experiment(tmp: Path, name: str, **fields) -> Path:
     return path
 
 
+TINY = {"data": {"dataset": "synthetic", "n_samples": 200, "n_features": 8, "n_classes": 2},
+        "space": {"lr": {"loguniform": [1e-3, 1e-1]}, "hidden_sizes": [8]}}
+
+
 def many_tiny_trials(tmp: Path, trials: int) -> dict:
-    """(a), (c) and (d) from one run of `trials` one-epoch trials on tiny data."""
-    file = experiment(tmp, "tiny", num_samples=trials,
-                      data={"dataset": "synthetic", "n_samples": 200, "n_features": 8, "n_classes": 2},
-                      space={"lr": {"loguniform": [1e-3, 1e-1]}, "hidden_sizes": [8]})
+    """(a) and (d) from one run of `trials` one-epoch trials on tiny data."""
+    file = experiment(tmp, "tiny", num_samples=trials, **TINY)
     exp = tmp / "runs" / "tiny"
     started = time.time()
     proc = subprocess.Popen([sys.executable, "-m", "raytune_app", "tune", str(file), "--storage", str(tmp / "runs")],
@@ -82,15 +85,48 @@ def many_tiny_trials(tmp: Path, trials: int) -> dict:
         time.sleep(0.05)
     wall = time.time() - started
     res = results(exp)
-    # a trial's start: its first result's time less the training before it (timestamps are whole seconds)
-    first_trial = min(r["timestamp"] - r["time_total_s"] for r in res) - started
     span = max(r["timestamp"] for r in res) - min(r["timestamp"] - r["time_total_s"] for r in res)
     slots = os.cpu_count() or 1
     train = sum(r["time_total_s"] for r in res) / len(res)
-    return {"trials": len(res), "wall_s": wall, "first_trial_s": first_trial,
-            "overhead_per_trial_s": span * slots / len(res) - train,
+    return {"trials": len(res), "wall_s": wall, "overhead_per_trial_s": span * slots / len(res) - train,
             "driver_rss_mb_at_100": rss_at_100, f"driver_rss_mb_at_{last[0]}": last[1],
             "driver_rss_growth_mb": last[1] - rss_at_100}
+
+
+def first_result(tmp: Path, repeats: int = 3) -> dict:
+    """(c): seconds from the command to its first progress line (our own start-up, before Ray) and to its
+    first trial's first result (a one-epoch trial on tiny data: an upper bound on "running"), medians of
+    `repeats` runs, each starting its own Ray, then each joining a Ray started beforehand."""
+    file = experiment(tmp, "first", num_samples=2, **TINY)
+    env = {**os.environ, "RAY_AUTH_MODE": "disabled"}  # the loopback cluster below runs without tokens
+    runs = iter(range(1000))
+
+    def once(*flags: str) -> tuple[float, float]:
+        started = time.time()
+        proc = subprocess.Popen([sys.executable, "-m", "raytune_app", "tune", str(file),
+                                 "--storage", str(tmp / f"first-{next(runs)}"), *flags],
+                                stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, env=env)
+        own = first = float("nan")
+        for line in proc.stdout:
+            if own != own:
+                own = time.time() - started
+            if first != first and line.startswith("[1/"):
+                first = time.time() - started
+        proc.wait()
+        return own, first
+
+    fresh = [once() for _ in range(repeats)]
+    cores = str(os.cpu_count() or 1)
+    up = subprocess.run([sys.executable, "-m", "raytune_app", "cluster-local", "up", "--nodes", "1",
+                         "--cpus-per-node", cores], capture_output=True, text=True, check=True, env=env)
+    address = next(line.split()[-1] for line in up.stdout.splitlines() if line.startswith("address:"))
+    try:
+        joined = [once("--address", address) for _ in range(repeats)]
+    finally:
+        subprocess.run([sys.executable, "-m", "raytune_app", "cluster-local", "down"], capture_output=True, env=env)
+    med = statistics.median
+    return {"own_startup_s": med(o for o, _ in fresh), "first_result_s_fresh_ray": med(f for _, f in fresh),
+            "first_result_s_running_ray": med(f for _, f in joined)}
 
 
 def utilisation(tmp: Path) -> dict:
@@ -158,7 +194,8 @@ def main() -> None:
     parser.add_argument("--trials", type=int, default=500)
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
-        figures = {**many_tiny_trials(Path(tmp), args.trials), **utilisation(Path(tmp)), **throughput()}
+        figures = {**many_tiny_trials(Path(tmp), args.trials), **first_result(Path(tmp)), **utilisation(Path(tmp)),
+                   **throughput()}
     print(f"{os.cpu_count()} cores")
     print("| figure | value |\n|---|---|")
     for key, value in figures.items():
