@@ -40,17 +40,20 @@ def _best(values: pd.Series, mode: str) -> float | None:
     return float(values.max() if mode == "max" else values.min())
 
 
+def trial_id(result) -> str:
+    return (result.metrics or {}).get("trial_id") or result.path.rstrip("/").rsplit("/", 1)[-1].removeprefix("trial_")
+
+
 def trial_rows(results, spec: ExperimentSpec, ray_status: dict[str, str]) -> list[dict[str, Any]]:
     """One row per trial: id, status, epochs, final and best metric, flattened config."""
     rows = []
     for result in results:
         metrics = result.metrics or {}
-        trial_id = metrics.get("trial_id") or result.path.rstrip("/").rsplit("/", 1)[-1].removeprefix("trial_")
         history = result.metrics_dataframe
         best = _best(history[spec.metric], spec.mode) if history is not None and spec.metric in history else None
         rows.append({
-            "trial_id": trial_id,
-            "status": trial_status(result, ray_status.get(trial_id), spec.max_epochs),
+            "trial_id": trial_id(result),
+            "status": trial_status(result, ray_status.get(trial_id(result)), spec.max_epochs),
             "epochs": int(metrics.get("epoch", 0)),
             f"final_{spec.metric}": metrics.get(spec.metric),
             f"best_{spec.metric}": best,
@@ -97,13 +100,13 @@ def summarize(results, spec: ExperimentSpec, dataset: Dataset, path: str, wall_t
         "warm_start": spec.warm_start.model_dump() if spec.warm_start else None,
         "extends": spec.extends,
     }
-    try:
-        best = results.get_best_result(spec.metric, spec.mode, scope="all", filter_nan_and_inf=True)
-    except RuntimeError:  # no trial reported a finite metric
-        best = None
-    if best is not None and best.metrics:
+    # the best of the trials' best values; ties go to the trial proposed first, so the same experiment always
+    # names the same best trial (Ray's get_best_result takes the first in its own order, which a restore changes)
+    scored = [r for r in rows if r[f"best_{spec.metric}"] is not None]
+    if scored:
+        row = (max if spec.mode == "max" else min)(scored, key=lambda r: r[f"best_{spec.metric}"])
+        best = next(res for res in results if trial_id(res) == row["trial_id"])
         checkpoint = best_checkpoint(best, spec.metric, spec.mode)
-        row = next(r for r in rows if r["trial_id"] == best.metrics.get("trial_id"))
         summary["best"] = {
             "trial_id": row["trial_id"], "config": flatten(best.config), "epochs": row["epochs"],
             spec.metric: row[f"best_{spec.metric}"],

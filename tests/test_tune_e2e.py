@@ -141,6 +141,22 @@ def test_fifo_random_search_on_an_npz_file(ray_address, tmp_path):
     assert summary["total_epochs"] == 9 and summary["best"]["val_accuracy"] > 0.8
 
 
+def test_tied_trials_name_the_first_proposed_as_best_every_time(ray_address, tmp_path):
+    """Identical configs train identically (a trial's seed comes from its config), so their best scores tie;
+    Ray's get_best_result would break the tie by its own order, which a restore changes."""
+    spec = write_experiment(tmp_path / "tie.yaml", scheduler="fifo", search="random", num_samples=3, max_epochs=2,
+                            space={"lr": 0.01})
+    exp = tmp_path / "runs" / "tie"
+    bests = []
+    for flags in ([], ["--resume"], ["--resume"]):
+        out = run_cli("tune", spec, "--storage", tmp_path / "runs", "--address", ray_address, *flags)
+        assert out.returncode == 0, out.stderr[-3000:]
+        bests.append(json.loads((exp / "summary.json").read_text())["best"]["trial_id"])
+    rows = list(csv.DictReader((exp / "trials.csv").open()))
+    assert len({r["best_val_accuracy"] for r in rows}) == 1  # a real three-way tie
+    assert bests == [rows[0]["trial_id"]] * 3
+
+
 def test_grid_search_runs_every_combination(ray_address, tmp_path):
     spec = write_experiment(tmp_path / "grid.yaml", scheduler="fifo", search="grid", num_samples=1, max_epochs=2,
                             space={"hidden_sizes": {"grid": [[32], [32, 16]]}, "activation": {"grid": ["relu", "tanh"]},
