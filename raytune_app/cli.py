@@ -167,6 +167,10 @@ def _run(tuner, spec, dataset, path: str, address: str | None) -> int:
     with graceful_interrupts() as stopped:
         results = tuner.fit()
     summary = summarize(results, spec, dataset, path, time.monotonic() - started)
+    if spec.scheduler.name != "pbt":  # PBT hands checkpoints from trial to trial: all of them stay
+        from .retention import prune
+
+        prune(path, spec.metric, spec.mode, spec.keep_checkpoints)
     _print_summary(summary)
     if stopped.is_set():
         print(f"\nInterrupted; the experiment's state is saved. Resume it with:\n  {_resume_hint(path, address)}",

@@ -32,8 +32,8 @@ def _configure_tune() -> None:
     """Ray Tune switches that fresh and restored runs share."""
     # Ray's own TBX logger would add `ray/tune/...` scalars beside ours; we pass its CSV and JSON ones
     os.environ["TUNE_DISABLE_AUTO_CALLBACK_LOGGERS"] = "1"
-    # the forced snapshots it warns about are what keeps num_to_keep from orphaning a checkpoint
-    os.environ.setdefault("TUNE_WARN_EXCESSIVE_EXPERIMENT_CHECKPOINT_SYNC_THRESHOLD_S", "0")
+    # the experiment's state and live files reach the storage path every 2 s (Ray's "auto" waits 10 s or more)
+    os.environ.setdefault("TUNE_GLOBAL_CHECKPOINT_S", "2")
 
 
 def _callbacks(spec: ExperimentSpec, dataset: Dataset) -> list:
@@ -43,11 +43,9 @@ def _callbacks(spec: ExperimentSpec, dataset: Dataset) -> list:
 
 
 def _checkpoint_config(spec: ExperimentSpec) -> tune.CheckpointConfig:
-    """Keep the best `keep_checkpoints` by the metric; under PBT keep all, since a trial may be told to
-    continue from another's checkpoint that the other would meanwhile have deleted (seen in tests)."""
-    keep = None if spec.scheduler.name == "pbt" else spec.keep_checkpoints
-    return tune.CheckpointConfig(num_to_keep=keep, checkpoint_score_attribute=spec.metric,
-                                 checkpoint_score_order=spec.mode)
+    """Every checkpoint stays while the run lasts (see retention.py: Ray's num_to_keep can delete the one its
+    saved state still names); they are ranked by the metric, so Ray's results know each trial's best."""
+    return tune.CheckpointConfig(checkpoint_score_attribute=spec.metric, checkpoint_score_order=spec.mode)
 
 
 def _trial_dirname(trial) -> str:

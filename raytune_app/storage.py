@@ -53,3 +53,15 @@ def check_writable(storage: str) -> str | None:
     except Exception as exc:  # permission, missing bucket, read-only mount, ...
         return f"cannot write to {storage}: {exc}"
     return None
+
+
+def list_dirs(path: str) -> list[str]:
+    """Names of the folders directly under `path` (none if it does not exist)."""
+    fs, p = _fs(path)
+    infos = fs.get_file_info(pyarrow.fs.FileSelector(p, allow_not_found=True))
+    return sorted(i.base_name for i in infos if i.type == pyarrow.fs.FileType.Directory)
+
+
+def delete_dir(path: str) -> None:
+    fs, p = _fs(path)
+    fs.delete_dir(p)

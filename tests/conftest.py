@@ -85,6 +85,12 @@ def trial_dirs(exp: Path) -> list[Path]:
     return sorted(p for p in exp.iterdir() if p.name.startswith("trial_")) if exp.exists() else []
 
 
+def checkpointed(exp: Path, epoch: int) -> bool:
+    """A trial has saved the checkpoint of `epoch` (workers write checkpoints straight to storage; Ray's other
+    files get there every few seconds)."""
+    return any((d / f"checkpoint_{epoch - 1:06d}").is_dir() for d in trial_dirs(exp))
+
+
 def histories(exp: Path) -> dict[str, list[dict]]:
     """Each trial's reported results, from Ray's own result.json."""
     return {d.name.removeprefix("trial_"): read_json_lines(d / "result.json")

@@ -7,9 +7,9 @@ import os
 import signal
 import time
 
-from conftest import histories, read_json_lines, run_cli, start_cli, trial_dirs, wait_for, write_experiment
+from conftest import checkpointed, histories, read_json_lines, run_cli, start_cli, trial_dirs, wait_for, write_experiment
 
-SLOW = {"data": {"dataset": "synthetic", "n_samples": 5000, "n_features": 64}, "scheduler": "fifo",
+SLOW = {"data": {"dataset": "synthetic", "n_samples": 10000, "n_features": 64}, "scheduler": "fifo",
         "search": "random", "space": {"lr": {"loguniform": [1e-3, 1e-2]}, "batch_size": 16, "hidden_size": 256}}
 EPOCHS = 6
 
@@ -39,7 +39,7 @@ def test_ctrl_c_saves_state_prints_the_resume_command_and_resume_finishes(ray_ad
     spec = write_experiment(tmp_path / "sigint.yaml", num_samples=3, max_epochs=EPOCHS, **SLOW)
     exp = tmp_path / "runs" / "sigint"
     proc = start_cli("tune", spec, "--storage", tmp_path / "runs", "--address", ray_address, log=tmp_path / "log")
-    wait_for(lambda: latest_epoch_with_checkpoint(exp, 2), proc=proc)
+    wait_for(lambda: checkpointed(exp, 2), proc=proc)
     proc.send_signal(signal.SIGINT)
     assert proc.wait(timeout=120) == 130
     log = (tmp_path / "log").read_text()
@@ -67,7 +67,8 @@ def test_a_killed_driver_resumes_with_tune_resume(ray_address, tmp_path):
 
 
 def test_errored_trials_are_retried_from_their_checkpoint_on_resume(ray_address, tmp_path):
-    spec = write_experiment(tmp_path / "err.yaml", num_samples=1, max_epochs=EPOCHS, max_failures=0, **SLOW)
+    slower = SLOW | {"data": SLOW["data"] | {"n_samples": 30000}}  # time to read its pid from Ray's result.json
+    spec = write_experiment(tmp_path / "err.yaml", num_samples=1, max_epochs=EPOCHS, max_failures=0, **slower)
     exp = tmp_path / "runs" / "err"
     proc = start_cli("tune", spec, "--storage", tmp_path / "runs", "--address", ray_address, log=tmp_path / "log")
     trial, _ = wait_for(lambda: latest_epoch_with_checkpoint(exp, 2), proc=proc)

@@ -9,7 +9,7 @@ import signal
 import pytest
 import torch
 
-from conftest import histories, run_cli, start_cli, trial_dirs, wait_for, write_experiment
+from conftest import checkpointed, histories, run_cli, start_cli, trial_dirs, wait_for, write_experiment
 from test_fault_tolerance_e2e import EPOCHS, assert_finished_without_restarts
 
 from raytune_app.trainable import load_checkpoint
@@ -19,11 +19,6 @@ pytestmark = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a C
 # long enough on a GPU (thousands of small steps per epoch) for trials to overlap and to be interrupted
 GPU_WORK = {"data": {"dataset": "synthetic", "n_samples": 40000, "n_features": 64}, "scheduler": "fifo",
             "search": "random", "space": {"lr": {"loguniform": [1e-3, 1e-2]}, "batch_size": 16, "hidden_size": 256}}
-
-
-def checkpointed(exp, epoch: int) -> bool:
-    """A trial has saved the checkpoint of `epoch` (workers write checkpoints straight to storage)."""
-    return any((d / f"checkpoint_{epoch - 1:06d}").is_dir() for d in trial_dirs(exp))
 
 
 def newest_checkpoint(trial_dir):
