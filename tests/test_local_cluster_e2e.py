@@ -13,7 +13,8 @@ import pytest
 
 from conftest import ENV, REPO, free_port, histories, run_cli, start_cli, wait_for, write_experiment
 
-SLOW = {"data": {"dataset": "synthetic", "n_samples": 5000, "n_features": 64}, "scheduler": "fifo",
+# epochs of about a second: Ray copies result.json, which the tests read, to the storage path every 2 s
+SLOW = {"data": {"dataset": "synthetic", "n_samples": 15000, "n_features": 64}, "scheduler": "fifo",
         "search": "random", "space": {"lr": {"loguniform": [1e-3, 1e-2]}, "batch_size": 16, "hidden_size": 256}}
 
 
