@@ -13,6 +13,7 @@ driver memory, and the trainer's throughput against a bare PyTorch loop.
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import os
 import statistics
@@ -99,18 +100,17 @@ def first_result(tmp: Path, repeats: int = 3) -> dict:
     `repeats` runs, each starting its own Ray, then each joining a Ray started beforehand."""
     file = experiment(tmp, "first", num_samples=2, **TINY)
     env = {**os.environ, "RAY_AUTH_MODE": "disabled"}  # the loopback cluster below runs without tokens
-    runs = iter(range(1000))
+    runs = itertools.count()
 
-    def once(*flags: str) -> tuple[float, float]:
+    def once(*flags: str) -> tuple[float | None, float | None]:
         started = time.time()
         proc = subprocess.Popen([sys.executable, "-m", "raytune_app", "tune", str(file),
                                  "--storage", str(tmp / f"first-{next(runs)}"), *flags],
                                 stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, env=env)
-        own = first = float("nan")
+        own = first = None
         for line in proc.stdout:
-            if own != own:
-                own = time.time() - started
-            if first != first and line.startswith("[1/"):
+            own = own if own is not None else time.time() - started
+            if first is None and line.startswith("[1/"):
                 first = time.time() - started
         proc.wait()
         return own, first

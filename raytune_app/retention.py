@@ -38,15 +38,11 @@ def surplus(checkpoints: list[str], scores: dict[str, float], keep: int, mode: s
     return [c for c in checkpoints if c not in kept]
 
 
-def prune(path: str, metric: str, mode: str, keep: int) -> int:
-    """Delete the surplus checkpoints of every trial of the experiment at `path`; returns how many."""
-    deleted = 0
-    for trial in storage.list_dirs(path):
-        if not trial.startswith("trial_"):
-            continue
+def prune(path: str, metric: str, mode: str, keep: int) -> None:
+    """Delete the surplus checkpoints of every trial of the experiment at `path`. The folders themselves are
+    listed (not Ray's records), so checkpoints a killed run wrote after its last saved state go too."""
+    for trial in (d for d in storage.list_dirs(path) if d.startswith("trial_")):
         trial_path = storage.join(path, trial)
         checkpoints = [d for d in storage.list_dirs(trial_path) if d.startswith("checkpoint_")]
         for name in surplus(checkpoints, _scores(trial_path, metric), keep, mode):
             storage.delete_dir(storage.join(trial_path, name))
-            deleted += 1
-    return deleted

@@ -48,12 +48,12 @@ def trial_rows(results, spec: ExperimentSpec, ray_status: dict[str, str]) -> lis
     """One row per trial: id, status, epochs, final and best metric, flattened config."""
     rows = []
     for result in results:
-        metrics = result.metrics or {}
+        metrics, tid = result.metrics or {}, trial_id(result)
         history = result.metrics_dataframe
         best = _best(history[spec.metric], spec.mode) if history is not None and spec.metric in history else None
         rows.append({
-            "trial_id": trial_id(result),
-            "status": trial_status(result, ray_status.get(trial_id(result)), spec.max_epochs),
+            "trial_id": tid,
+            "status": trial_status(result, ray_status.get(tid), spec.max_epochs),
             "epochs": int(metrics.get("epoch", 0)),
             f"final_{spec.metric}": metrics.get(spec.metric),
             f"best_{spec.metric}": best,
