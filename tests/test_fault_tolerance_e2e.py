@@ -39,7 +39,8 @@ def test_ctrl_c_saves_state_prints_the_resume_command_and_resume_finishes(ray_ad
     spec = write_experiment(tmp_path / "sigint.yaml", num_samples=3, max_epochs=EPOCHS, **SLOW)
     exp = tmp_path / "runs" / "sigint"
     proc = start_cli("tune", spec, "--storage", tmp_path / "runs", "--address", ray_address, log=tmp_path / "log")
-    wait_for(lambda: checkpointed(exp, 2), proc=proc)
+    # epoch 3: by then the trial started beside it has its first checkpoint registered, not just written
+    wait_for(lambda: checkpointed(exp, 3), proc=proc)
     proc.send_signal(signal.SIGINT)
     assert proc.wait(timeout=120) == 130
     log = (tmp_path / "log").read_text()
