@@ -2,7 +2,7 @@
 
     .venv/bin/pip install -e '.[bench]' && .venv/bin/python benchmarks/compare.py
 
-Every method trains the same MLP with the same code (raytune_app.models / trainable) on the same
+Every method trains the same MLP with the same code (raytune_app.trial.models / trainable) on the same
 split of the same data, over the same search space, with the same trial and epoch budget, on all
 cores. raytune-app runs as its CLI; Optuna runs one worker process per core sharing one
 JournalStorage file (Optuna's recommended setup for parallel runs). Medians over the seeds.
@@ -24,7 +24,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from raytune_app.spec import load_spec  # noqa: E402
+from raytune_app.spec.load import load_spec  # noqa: E402
 
 
 def raytune_run(file: Path, storage: Path, scheduler: str, search: str, seed: int, trials: int,
@@ -51,9 +51,9 @@ def _optuna_worker(storage_path: str, study_name: str, file: str, seed: int, wor
     import torch
     from optuna.storages.journal import JournalFileBackend, JournalStorage
 
-    from raytune_app.data import load_dataset
-    from raytune_app.models import Hyperparams, build_model, build_optimizer
-    from raytune_app.trainable import evaluate, train_epoch
+    from raytune_app.data.datasets import load_dataset
+    from raytune_app.trial.models import Hyperparams, build_model, build_optimizer
+    from raytune_app.trial.loop import evaluate, train_epoch
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     torch.set_num_threads(1)

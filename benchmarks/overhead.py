@@ -152,10 +152,10 @@ def throughput(epochs: int = 5) -> dict:
     from torch import nn
     from torch.utils.data import DataLoader, TensorDataset
 
-    from raytune_app.data import load_dataset
-    from raytune_app.models import Hyperparams, build_model, build_optimizer
-    from raytune_app.spec import DataSpec
-    from raytune_app.trainable import train_epoch
+    from raytune_app.data.datasets import load_dataset
+    from raytune_app.trial.models import Hyperparams, build_model, build_optimizer
+    from raytune_app.spec.load import DataSpec
+    from raytune_app.trial.loop import train_epoch
 
     torch.set_num_threads(1)
     data = load_dataset(DataSpec(dataset="synthetic", n_samples=5000, n_features=128, n_classes=10))

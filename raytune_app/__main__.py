@@ -1,5 +1,5 @@
 """`python -m raytune_app` is the `raytune-app` command."""
 
-from .cli import run
+from raytune_app.cli.main import run
 
 run()

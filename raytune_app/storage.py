@@ -65,3 +65,18 @@ def list_dirs(path: str) -> list[str]:
 def delete_dir(path: str) -> None:
     fs, p = _fs(path)
     fs.delete_dir(p)
+
+
+def list_files(path: str) -> list[str]:
+    """Names of the files directly under `path` (none if it does not exist)."""
+    fs, p = _fs(path)
+    infos = fs.get_file_info(pyarrow.fs.FileSelector(p, allow_not_found=True))
+    return sorted(i.base_name for i in infos if i.type == pyarrow.fs.FileType.File)
+
+
+def move(src: str, dst: str) -> None:
+    """Rename a file or folder (on the same file system), creating the destination's folder."""
+    fs, s = _fs(src)
+    _, d = _fs(dst)
+    fs.create_dir(d.rsplit("/", 1)[0], recursive=True)
+    fs.move(s, d)

@@ -37,7 +37,7 @@ def ray_address():
                     f"--dashboard-agent-listen-port={free_port()}", f"--metrics-export-port={free_port()}"],
                    env=ENV, check=True, capture_output=True, timeout=120)
     yield f"127.0.0.1:{port}"
-    from raytune_app.local_cluster import kill_node
+    from raytune_app.cluster.local import kill_node
 
     kill_node(temp)  # only this cluster: `ray stop` would end every Ray on the machine
     shutil.rmtree(temp, ignore_errors=True)

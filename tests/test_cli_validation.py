@@ -9,9 +9,9 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from raytune_app.cli import main
+from raytune_app.cli.main import main
 from raytune_app.errors import InputError
-from raytune_app.spec import load_spec
+from raytune_app.spec.load import load_spec
 
 from conftest import run_cli, write_experiment
 

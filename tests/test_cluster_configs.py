@@ -271,7 +271,7 @@ def test_every_tuning_command_joins_the_cluster_and_writes_to_shared_storage():
 def test_every_tuning_command_parses_with_the_real_cli():
     import shlex
 
-    from raytune_app.cli import build_parser
+    from raytune_app.cli.main import build_parser
 
     parser = build_parser()
     commands = [cmd for path in CLUSTER_FILES for cmd in commands_in(path)]

@@ -1,9 +1,9 @@
 import numpy as np
 import pytest
 
-from raytune_app.data import load_dataset
+from raytune_app.data.datasets import load_dataset
 from raytune_app.errors import InputError
-from raytune_app.spec import DataSpec
+from raytune_app.spec.load import DataSpec
 
 
 def test_digits_are_split_standardised_and_image_shaped():

@@ -12,7 +12,7 @@ import torch
 from conftest import checkpointed, histories, run_cli, start_cli, trial_dirs, wait_for, write_experiment
 from test_fault_tolerance_e2e import EPOCHS, assert_finished_without_restarts
 
-from raytune_app.trainable import load_checkpoint
+from raytune_app.trial.checkpoint import load_checkpoint
 
 pytestmark = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
 

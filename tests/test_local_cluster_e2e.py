@@ -35,7 +35,7 @@ def cluster(monkeypatch_module):
     down = subprocess.run([sys.executable, "-m", "raytune_app", "cluster-local", "down"], env=env,
                           capture_output=True, text=True, timeout=120)
     assert down.returncode == 0 and "stopped 3 node(s)" in down.stdout
-    from raytune_app.local_cluster import _pids_of
+    from raytune_app.cluster.local import _pids_of
 
     assert not any(_pids_of(Path(n["temp_dir"])) for n in state["nodes"])
     shutil.rmtree(root, ignore_errors=True)
@@ -83,7 +83,7 @@ def test_ray_job_submit_runs_the_experiment(cluster, tmp_path):
 
 
 def test_losing_a_node_moves_its_trials_to_the_others(cluster, tmp_path):
-    from raytune_app.local_cluster import kill_node
+    from raytune_app.cluster.local import kill_node
 
     state, _ = cluster
     spec = write_experiment(tmp_path / "loss.yaml", num_samples=3, max_epochs=8, max_failures=3, **SLOW)
@@ -109,7 +109,7 @@ def test_losing_a_node_moves_its_trials_to_the_others(cluster, tmp_path):
 
 def test_a_storage_folder_some_node_cannot_see_is_refused_before_any_trial(cluster, tmp_path):
     """A fourth node in a mount namespace of its own sees an empty tmpfs where the others see `runs`."""
-    from raytune_app.local_cluster import kill_node
+    from raytune_app.cluster.local import kill_node
 
     state, env = cluster
     runs = tmp_path / "runs"

@@ -1,7 +1,7 @@
 import torch
 from torch import nn
 
-from raytune_app.models import Hyperparams, apply_hyperparams, build_model, build_optimizer
+from raytune_app.trial.models import Hyperparams, apply_hyperparams, build_model, build_optimizer
 
 
 def linear_shapes(model):
@@ -47,6 +47,7 @@ def test_optimizers_and_conditional_branch():
 
 
 def test_every_activation_name_the_spec_accepts_builds_a_layer():
-    from raytune_app import hyperparams, models
+    from raytune_app.spec import hyperparams
+    from raytune_app.trial import models
 
     assert tuple(models.ACTIVATIONS) == hyperparams.ACTIVATIONS

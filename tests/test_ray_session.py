@@ -4,7 +4,7 @@ import pytest
 import yaml
 
 from raytune_app.errors import InputError
-from raytune_app.ray_session import autoscaler_nodes, capacity
+from raytune_app.cluster.ray_session import autoscaler_nodes, capacity
 
 from conftest import REPO
 

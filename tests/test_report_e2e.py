@@ -207,7 +207,7 @@ def test_html_report_renders_in_headless_chromium(runs, tmp_path):
 EXPORTED_USE = textwrap.dedent("""
     import json, sys
     import numpy as np, torch
-    from raytune_app.models import Hyperparams, build_model
+    from raytune_app.trial.models import Hyperparams, build_model
 
     folder, data = sys.argv[1], np.load(sys.argv[2])
     cfg = json.load(open(f"{folder}/config.json"))

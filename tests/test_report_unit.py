@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pandas as pd
 
-from raytune_app import report
-from raytune_app.html_report import _log_params
+from raytune_app.results import report
+from raytune_app.results.html_report import _log_params
 
 
 def test_log_scaled_hyperparameters_are_found_inside_branches():
@@ -20,10 +20,3 @@ def test_markdown_escapes_pipes_and_right_aligns_numbers():
     table = pd.DataFrame({"trial_id": ["a|b"], "best": [0.123456], "config/x": [None]})
     lines = report._markdown(table).splitlines()
     assert lines == ["| trial_id | best | config/x |", "| --- | ---: | --- |", "| a\\|b | 0.1235 |  |"]
-
-
-def test_best_value_ignores_non_finite_metrics():
-    history = pd.DataFrame({"val_rmse": [3.0, 2.0, float("inf"), float("nan")]})
-    assert report.best_value(history, "val_rmse", "min") == 2.0
-    assert report.best_value(history, "val_rmse", "max") == 3.0
-    assert report.best_value(history, "missing", "min") is None

@@ -1,6 +1,6 @@
 """Which checkpoints stay once a run has ended: the best N by the metric, and the latest."""
 
-from raytune_app.retention import surplus
+from raytune_app.results.retention import surplus
 
 CKPTS = [f"checkpoint_{i:06d}" for i in range(5)]
 

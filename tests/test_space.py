@@ -1,7 +1,7 @@
 import pytest
 from ray.tune.search.sample import Categorical, Float, Integer
 
-from raytune_app.space import flatten, parse_param, parse_space, to_param_space
+from raytune_app.spec.space import flatten, parse_param, parse_space, to_param_space
 
 
 def test_every_distribution_becomes_a_ray_domain():

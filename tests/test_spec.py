@@ -2,7 +2,7 @@ import pytest
 import yaml
 
 from raytune_app.errors import InputError
-from raytune_app.spec import load_spec
+from raytune_app.spec.load import load_spec
 
 from conftest import REPO, run_cli, write_experiment
 

@@ -7,8 +7,8 @@ import json
 import pytest
 from ray.tune import ExperimentAnalysis
 
-from raytune_app.space import parse_space
-from raytune_app.warm_start import hyperopt_point
+from raytune_app.spec.space import parse_space
+from raytune_app.run.warm_start import hyperopt_point
 
 from conftest import run_cli, write_experiment
 

@@ -9,7 +9,6 @@ from __future__ import annotations
 import json
 import logging
 import math
-import os
 import tempfile
 import time
 import warnings
@@ -18,16 +17,14 @@ from dataclasses import dataclass
 from typing import Any, Mapping
 
 import torch
-from torch import nn
 from ray import tune
 
-from .data import Dataset
-from .hyperparams import Hyperparams
-from .models import apply_hyperparams, build_model, build_optimizer
-
-CHECKPOINT_FILE = "checkpoint.pt"
-EVAL_BATCH = 4096
-
+from raytune_app.data.datasets import Dataset
+from raytune_app.spec.hyperparams import Hyperparams
+from raytune_app.spec.metrics import worst_value
+from raytune_app.trial.checkpoint import load_checkpoint, save_checkpoint
+from raytune_app.trial.loop import evaluate, train_epoch
+from raytune_app.trial.models import apply_hyperparams, build_model, build_optimizer
 
 @dataclass(frozen=True)
 class TrialSettings:
@@ -40,7 +37,6 @@ class TrialSettings:
     cpus_per_trial: float
     gpus_per_trial: float
 
-
 def trial_seed(config: Mapping[str, Any], base_seed: int) -> int:
     """The trial's seed: `seed` from its config, else derived from the config and --seed,
     so the same config trains the same way in every run."""
@@ -49,70 +45,11 @@ def trial_seed(config: Mapping[str, Any], base_seed: int) -> int:
     text = json.dumps(config, sort_keys=True, default=str)
     return (zlib.crc32(text.encode()) + 1_000_003 * base_seed) % (2**31)
 
-
-def worst_value(metric: str) -> float:
-    """What a diverged trial reports: the worst value a metric can take."""
-    return 0.0 if metric.endswith("accuracy") else float("inf")
-
-
-def evaluate(model: nn.Module, X: torch.Tensor, y: torch.Tensor, data: Dataset) -> dict[str, float]:
-    """Loss and accuracy (classification) or RMSE in the target's own units (regression)."""
-    model.eval()
-    total_loss, correct = 0.0, 0
-    with torch.no_grad():
-        for start in range(0, len(X), EVAL_BATCH):
-            xb, yb = X[start:start + EVAL_BATCH], y[start:start + EVAL_BATCH]
-            out = model(xb)
-            if data.task == "classification":
-                total_loss += nn.functional.cross_entropy(out, yb, reduction="sum").item()
-                correct += (out.argmax(dim=1) == yb).sum().item()
-            else:
-                target = (yb - data.y_mean) / data.y_std
-                total_loss += nn.functional.mse_loss(out.squeeze(1), target, reduction="sum").item()
-    n = max(1, len(X))
-    if data.task == "classification":
-        return {"loss": total_loss / n, "accuracy": correct / n}
-    return {"loss": total_loss / n, "rmse": math.sqrt(total_loss / n) * data.y_std}
-
-
-def train_epoch(model, optimizer, X, y, data: Dataset, batch_size: int, gen: torch.Generator) -> float:
-    """One pass over the training split in shuffled mini-batches; returns the mean training loss."""
-    model.train()
-    order = torch.randperm(len(X), generator=gen).to(X.device)
-    total = 0.0
-    for start in range(0, len(X), batch_size):
-        idx = order[start:start + batch_size]
-        out = model(X[idx])
-        if data.task == "classification":
-            loss = nn.functional.cross_entropy(out, y[idx])
-        else:
-            loss = nn.functional.mse_loss(out.squeeze(1), (y[idx] - data.y_mean) / data.y_std)
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        optimizer.step()
-        total += loss.item() * len(idx)
-    return total / max(1, len(X))
-
-
-def _save(path: str, model, optimizer, epoch: int, gen: torch.Generator, device: torch.device) -> None:
-    rng = {"torch": torch.get_rng_state(), "shuffle": gen.get_state()}
-    if device.type == "cuda":
-        rng["cuda"] = torch.cuda.get_rng_state(device)
-    torch.save({"model": model.state_dict(), "optimizer": optimizer.state_dict(),
-                "epoch": epoch, "rng": rng}, os.path.join(path, CHECKPOINT_FILE))
-
-
-def load_checkpoint(path: str, device: torch.device | str = "cpu") -> dict[str, Any]:
-    """A checkpoint directory's contents, loaded safely (`weights_only=True`)."""
-    return torch.load(os.path.join(path, CHECKPOINT_FILE), map_location=device, weights_only=True)
-
-
 def _tensor(array, device: torch.device) -> torch.Tensor:
     """Zero-copy view of an object-store array (read-only there; training never writes to it)."""
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message="The given NumPy array is not writable")
         return torch.from_numpy(array).to(device)
-
 
 def train_trial(config: dict, data: Dataset, settings: TrialSettings) -> None:
     """Train one trial, resuming from `tune.get_checkpoint()` when Ray restarts it."""
@@ -158,7 +95,7 @@ def train_trial(config: dict, data: Dataset, settings: TrialSettings) -> None:
             return
         if epoch % settings.checkpoint_every == 0 or epoch == settings.max_epochs:
             with tempfile.TemporaryDirectory() as tmp:
-                _save(tmp, model, optimizer, epoch, gen, device)
+                save_checkpoint(tmp, model, optimizer, epoch, gen, device)
                 tune.report(metrics, checkpoint=tune.Checkpoint.from_directory(tmp))
         else:
             tune.report(metrics)

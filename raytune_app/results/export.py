@@ -17,9 +17,10 @@ from typing import Any
 
 import numpy as np
 
-from .errors import InputError, RunFailed
-from .report import Experiment, load_experiment
-from .space import flatten
+from raytune_app import storage
+from raytune_app.errors import InputError, RunFailed
+from raytune_app.results.reader import Experiment, load_experiment
+from raytune_app.spec.space import flatten
 
 FORMAT = "raytune-app-model/1"
 FILES = ("model.pt", "config.json", "scores.json")
@@ -42,22 +43,51 @@ class BestModel:
     scores: dict[str, Any]
 
 
-def _checkpoint_dir(e: Experiment, trial_id: str, recorded: str | None) -> Path:
+def _checkpoint_dir(e: Experiment, trial_id: str, recorded: str | None) -> str:
     """summary.json's checkpoint path, or the same checkpoint in a moved experiment folder."""
     if recorded:
-        for candidate in (Path(recorded), e.path / f"trial_{trial_id}" / Path(recorded).name):
-            if candidate.is_dir():
+        moved = storage.join(e.path, f"trial_{trial_id}", recorded.rstrip("/").rsplit("/", 1)[-1])
+        for candidate in (recorded, moved):
+            if storage.exists(candidate):
                 return candidate
-    raise NoBestTrial(f"{e.path}: the best trial's checkpoint {recorded} is gone")
+        raise NoBestTrial(f"{e.path}: the best trial's checkpoint {recorded} is gone")
+    raise NoBestTrial(f"{e.path}: the best trial saved no checkpoint")
+
+
+def restore_model(spec, dataset, config: dict[str, Any], checkpoint: str):
+    """The model a trial's config describes, with a checkpoint's weights, in eval mode; and the checkpoint."""
+    from raytune_app.spec.hyperparams import Hyperparams
+    from raytune_app.trial.checkpoint import load_checkpoint
+    from raytune_app.trial.models import build_model
+
+    state = load_checkpoint(checkpoint)
+    model = build_model(spec.model, Hyperparams.from_config(config), dataset.input_shape, dataset.outputs)
+    model.load_state_dict(state["model"])
+    model.eval()
+    return model, state
+
+
+def held_out_scores(spec, dataset, trial, checkpoint: str | None) -> dict[str, float | None]:
+    """The trial's checkpoint scored on the held-out test split ({TEST_METRIC: None} without either)."""
+    import torch
+
+    from raytune_app.spec.metrics import SCORE, TEST_METRIC
+    from raytune_app.trial.loop import evaluate
+
+    name = TEST_METRIC[dataset.task]
+    if checkpoint is None or dataset.X_test is None or len(dataset.X_test) == 0:
+        return {name: None}
+    model, _ = restore_model(spec, dataset, trial.config, checkpoint)
+    scores = evaluate(model, torch.from_numpy(dataset.X_test), torch.from_numpy(dataset.y_test), dataset)
+    return {name: scores[SCORE[dataset.task]]}
 
 
 def load_best(path: str | Path) -> BestModel:
-    """The best trial of the experiment at `path`, its weights loaded into the model its config describes."""
-    from .data import TEST_METRIC, load_dataset
-    from .saved import load_saved_spec
-    from .hyperparams import Hyperparams
-    from .models import build_model
-    from .trainable import load_checkpoint
+    """The best trial of the experiment at `path`, as its summary names it, its weights loaded into the
+    model its config describes."""
+    from raytune_app.data.datasets import load_dataset
+    from raytune_app.spec.metrics import TEST_METRIC
+    from raytune_app.spec.saved import load_saved_spec
 
     e = load_experiment(path)
     if e.summary is None:
@@ -66,7 +96,7 @@ def load_best(path: str | Path) -> BestModel:
     best = e.summary.get("best")
     if not best:
         raise NoBestTrial(f"{path}: no trial reported a usable {e.metric}")
-    spec = load_saved_spec(str(e.path))
+    spec = load_saved_spec(e.path)
     try:
         dataset = load_dataset(spec.data)
     except InputError as exc:
@@ -75,14 +105,11 @@ def load_best(path: str | Path) -> BestModel:
     trial = next((t for t in e.trials if t.trial_id == trial_id), None)
     config = trial.config if trial and trial.config else best["config"]
     checkpoint = _checkpoint_dir(e, trial_id, best.get("checkpoint"))
-    state = load_checkpoint(str(checkpoint))
-    model = build_model(spec.model, Hyperparams.from_config(config), dataset.input_shape, dataset.outputs)
-    model.load_state_dict(state["model"])
-    model.eval()
+    model, state = restore_model(spec, dataset, config, checkpoint)
     test = TEST_METRIC[dataset.task]
     scores = {"experiment": e.name, "trial_id": trial_id, "epoch": int(state["epoch"]), "metric": e.metric,
               "mode": e.mode, e.metric: best.get(e.metric), test: best.get(test)}
-    return BestModel(e, spec, dataset, trial_id, config, checkpoint, int(state["epoch"]), model, scores)
+    return BestModel(e, spec, dataset, trial_id, config, Path(checkpoint), int(state["epoch"]), model, scores)
 
 
 def model_config(best: BestModel) -> dict[str, Any]:
@@ -104,7 +131,7 @@ def model_config(best: BestModel) -> dict[str, Any]:
         "trial_id": best.trial_id, "checkpoint": str(best.checkpoint), "epoch": best.epoch,
         "metric": best.experiment.metric, "mode": best.experiment.mode,
         "data": best.spec.data.model_dump(),
-        "rebuild": "raytune_app.models.build_model(model, Hyperparams.from_config(config), tuple(input_shape), "
+        "rebuild": "raytune_app.trial.models.build_model(model, Hyperparams.from_config(config), tuple(input_shape), "
                    "outputs).load_state_dict(torch.load('model.pt', weights_only=True))",
     }
     if d.task == "classification":
@@ -132,7 +159,7 @@ def export(best: BestModel, folder: Path) -> list[Path]:
 
 def _read_data(file: str, label: str) -> tuple[np.ndarray, np.ndarray]:
     """X and y from a .npz (arrays X and y) or a .csv (the experiment's label column), checked."""
-    from . import data as data_mod
+    from raytune_app.data import datasets as data_mod
 
     path, key = Path(file), "--data"
     if not path.is_file():
@@ -147,13 +174,14 @@ def prepare(best: BestModel, X: np.ndarray, y: np.ndarray, source: str):
     """Raw X, y -> tensors as the model was trained on: standardised features, class ids (or floats)."""
     import torch
 
+    from raytune_app.data.standardise import apply
+
     d = best.dataset
-    width = int(np.prod(d.input_shape))
-    flat = np.asarray(X, dtype=np.float64).reshape(len(X), -1)
-    if flat.shape[1] != width:
-        raise InputError([f"--data: {source}: rows have {flat.shape[1]} features; the model takes {width} "
+    width, features = int(np.prod(d.input_shape)), int(np.prod(np.shape(X)[1:]))
+    if features != width:
+        raise InputError([f"--data: {source}: rows have {features} features; the model takes {width} "
                           f"(shape {tuple(d.input_shape)})"])
-    Xs = ((flat - d.x_mean) / d.x_std).astype(np.float32).reshape((len(X), *d.input_shape))
+    Xs = apply(X, d.x_mean, d.x_std, d.input_shape)
     if d.task == "classification":
         index = {c: i for i, c in enumerate(d.classes)}
         unknown = sorted({v for v in np.asarray(y).tolist() if v not in index}, key=str)
@@ -168,7 +196,7 @@ def prepare(best: BestModel, X: np.ndarray, y: np.ndarray, source: str):
 
 def evaluate_file(best: BestModel, file: str) -> tuple[str, float, int]:
     """(metric name, value, rows): accuracy or rmse of the best model on the data in `file`."""
-    from .trainable import evaluate
+    from raytune_app.trial.loop import evaluate
 
     X, y = _read_data(file, best.spec.data.label)
     Xt, yt = prepare(best, X, y, file)

@@ -7,15 +7,15 @@ import os
 from ray import tune
 from ray.tune.logger import CSVLoggerCallback, JsonLoggerCallback
 
-from . import data as data_mod
-from . import storage
-from .data import Dataset
-from .schedulers import build_scheduler
-from .searchers import build_search
-from .spec import ExperimentSpec
-from .progress import TrialProgress
-from .tensorboard_logging import SCALARS, TensorBoardCallback
-from .trainable import TrialSettings, train_trial
+from raytune_app import storage
+from raytune_app.data.datasets import Dataset
+from raytune_app.spec.metrics import METRICS
+from raytune_app.run.schedulers import build_scheduler
+from raytune_app.run.searchers import build_search
+from raytune_app.spec.load import ExperimentSpec
+from raytune_app.run.progress import TrialProgress
+from raytune_app.run.tensorboard_logging import SCALARS, TensorBoardCallback
+from raytune_app.trial.trainable import TrialSettings, train_trial
 
 
 def trainable_for(spec: ExperimentSpec, dataset: Dataset):
@@ -37,7 +37,7 @@ def _configure_tune() -> None:
 
 
 def _callbacks(spec: ExperimentSpec, dataset: Dataset) -> list:
-    metrics = [m for m in SCALARS if m in data_mod.METRICS[dataset.task] or m == "epoch_time_s"]
+    metrics = [m for m in SCALARS if m in METRICS[dataset.task] or m == "epoch_time_s"]
     return [CSVLoggerCallback(), JsonLoggerCallback(), TensorBoardCallback(spec.params, metrics),
             TrialProgress(spec.metric, spec.mode, spec.trial_count, spec.max_epochs)]
 
@@ -50,6 +50,11 @@ def _checkpoint_config(spec: ExperimentSpec) -> tune.CheckpointConfig:
 
 def _trial_dirname(trial) -> str:
     return f"trial_{trial.trial_id}"
+
+
+def trial_id_of(result) -> str:
+    """The trial id of one of Ray's Results (its folder is named after it)."""
+    return (result.metrics or {}).get("trial_id") or result.path.rstrip("/").rsplit("/", 1)[-1].removeprefix("trial_")
 
 
 def build_tuner(spec: ExperimentSpec, dataset: Dataset, max_concurrent: int, history=None) -> tune.Tuner:

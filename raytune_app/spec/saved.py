@@ -3,9 +3,9 @@ folder. Free of Ray and PyTorch: the CLI checks these before it starts Ray."""
 
 from __future__ import annotations
 
-from . import storage
-from .names import SPEC_FILE
-from .spec import ExperimentSpec
+from raytune_app import storage
+from raytune_app.spec.names import SPEC_FILE
+from raytune_app.spec.load import ExperimentSpec
 
 
 def experiment_path(spec: ExperimentSpec) -> str:

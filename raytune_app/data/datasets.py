@@ -12,7 +12,8 @@ from pathlib import Path
 
 import numpy as np
 
-from .errors import InputError
+from raytune_app.data import standardise
+from raytune_app.errors import InputError
 
 BUILTIN = {
     "digits": "classification",
@@ -21,11 +22,6 @@ BUILTIN = {
     "diabetes": "regression",
     "synthetic": "classification",
 }
-METRICS = {
-    "classification": ("val_accuracy", "val_loss", "train_loss"),
-    "regression": ("val_rmse", "val_loss", "train_loss"),
-}
-TEST_METRIC = {"classification": "test_accuracy", "regression": "test_rmse"}
 
 
 @dataclass
@@ -190,14 +186,10 @@ def load_dataset(spec) -> Dataset:
 def _prepare(X_train, y_train, X_val, y_val, X_test, y_test, task, image_shape) -> Dataset:
     """Standardise on the training split; encode class labels as 0..K-1."""
     shape = image_shape or tuple(X_train.shape[1:])
-    width = int(np.prod(shape))
-    flat_train = np.asarray(X_train, dtype=np.float64).reshape(len(X_train), width)
-    mean, std = flat_train.mean(axis=0), flat_train.std(axis=0)
-    std[std == 0] = 1.0
+    mean, std = standardise.fit(X_train, int(np.prod(shape)))
 
     def scale(X: np.ndarray) -> np.ndarray:
-        flat = np.asarray(X, dtype=np.float64).reshape(len(X), width)
-        return ((flat - mean) / std).astype(np.float32).reshape((len(X), *shape))
+        return standardise.apply(X, mean, std, shape)
 
     if task == "classification":
         classes, y_train_enc = np.unique(y_train, return_inverse=True)

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from numbers import Real
 from typing import Any, Mapping
 
-from .errors import did_you_mean
+from raytune_app.errors import did_you_mean
 
 # name -> (arity, description of the arguments)
 DISTRIBUTIONS = {

@@ -17,7 +17,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from .errors import InputError
+from raytune_app.errors import InputError
 
 ROOT = Path(os.environ.get("RAYTUNE_APP_LOCAL_CLUSTER_DIR") or Path(tempfile.gettempdir()) / "raytune-local")
 STATE = ROOT / "cluster.json"

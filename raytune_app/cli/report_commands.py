@@ -18,7 +18,7 @@ def _positive(text: str) -> int:
 
 
 def report_arguments(p: argparse.ArgumentParser) -> None:
-    from .report import FORMATS
+    from raytune_app.results.report import FORMATS
 
     p.description = ("Trials of one or more experiments ranked by the experiment's metric (its mode respected), "
                      "with status, epochs, best and last metric and their hyperparameters.")
@@ -31,13 +31,13 @@ def report_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run_report(args: argparse.Namespace) -> int:
-    from .report import load_experiments, ranked, render
+    from raytune_app.results.report import load_experiments, ranked, render
 
     experiments = load_experiments(args.experiments)
     table = ranked(experiments, args.sort, args.top)
     print(render(experiments, table, args.format), flush=True)
     if args.html:
-        from .html_report import write_html
+        from raytune_app.results.html_report import write_html
 
         write_html(experiments, table, args.html)
         print(f"HTML report: {args.html.resolve()}", file=sys.stderr)
@@ -54,7 +54,7 @@ def tensorboard_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run_tensorboard(args: argparse.Namespace) -> int:
-    from .tensorboard_server import serve
+    from raytune_app.results.tensorboard_server import serve
 
     return serve(args.experiment, args.host, args.port, args.reload_interval)
 
@@ -67,7 +67,7 @@ def best_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run_best(args: argparse.Namespace) -> int:
-    from .export import export, load_best
+    from raytune_app.results.export import export, load_best
 
     best = load_best(args.experiment)  # RunFailed (exit 1) when there is no best trial yet
     scores = ", ".join(f"{k} = {v:.4f}" for k, v in best.scores.items()
@@ -90,7 +90,7 @@ def evaluate_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run_evaluate(args: argparse.Namespace) -> int:
-    from .export import evaluate_file, load_best
+    from raytune_app.results.export import evaluate_file, load_best
 
     best = load_best(args.experiment)  # RunFailed (exit 1) when there is no best trial yet
     name, value, rows = evaluate_file(best, args.data)

@@ -7,16 +7,16 @@ their final metrics, so TPE starts from them instead of rediscovering them.
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from typing import Any, Mapping
 
 from ray.tune.search.hyperopt import HyperOptSearch
 
-from .errors import InputError
-from .space import Param
+from raytune_app.errors import InputError
+from raytune_app.spec.space import Param
 
-TERMINATED = "TERMINATED"
+# statuses of trials whose value is final (a trial still running or failed may yet change)
+ENDED = ("completed", "early_stopped", "time_budget", "diverged")
 
 
 @dataclass(frozen=True)
@@ -63,25 +63,26 @@ def hyperopt_point(params: Mapping[str, Param], config: Mapping[str, Any], prefi
 
 
 def load_history(paths: list[str], params: Mapping[str, Param], metric: str, source: str) -> History:
-    """Finished trials of earlier experiments with a finite `metric`, mapped into the new space."""
-    from ray.tune import ExperimentAnalysis
+    """Ended trials of earlier experiments, each with its best value by the one rule for best (best.py),
+    mapped into the new space. Reads files only: a bad path is refused before Ray starts."""
+    from raytune_app.results.reader import load_experiment
 
     points, values, skipped = [], [], 0
     for path in paths:
         try:
-            trials = ExperimentAnalysis(path).trials
-        except Exception as exc:  # not an experiment folder, unreadable state, ...
-            raise InputError([f"{source}: --warm-start: cannot read experiment {path}: {exc}"]) from None
-        for trial in trials:
-            value = (trial.last_result or {}).get(metric)
-            if trial.status != TERMINATED or not isinstance(value, (int, float)) or not math.isfinite(value):
+            experiment = load_experiment(path)
+        except InputError as exc:
+            raise InputError([f"{source}: --warm-start: {p}" for p in exc.problems]) from None
+        for trial in experiment.trials:
+            value = experiment.best_value(trial, metric)
+            if trial.status not in ENDED or value is None:
                 continue
             point = hyperopt_point(params, trial.config)
             if point is None:
                 skipped += 1
                 continue
             points.append(point)
-            values.append(float(value))
+            values.append(value)
     return History(tuple(paths), tuple(points), tuple(values), skipped)
 
 

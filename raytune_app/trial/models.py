@@ -11,7 +11,7 @@ import math
 import torch
 from torch import nn
 
-from .hyperparams import Hyperparams
+from raytune_app.spec.hyperparams import Hyperparams
 
 ACTIVATIONS = {
     "relu": nn.ReLU,

@@ -6,8 +6,8 @@ import signal
 import time
 from pathlib import Path
 
-from .errors import InputError
-from .names import SPEC_FILE
+from raytune_app.errors import InputError
+from raytune_app.spec.names import SPEC_FILE
 
 
 def check_logdir(path: str) -> Path:

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import ray
 
-from . import storage
-from .errors import InputError
+from raytune_app import storage
+from raytune_app.errors import InputError
 
 
 def connect(address: str | None, dashboard: bool = False, dashboard_host: str = "127.0.0.1") -> None:

@@ -15,7 +15,7 @@ from tensorboard.compat.proto import summary_pb2
 from tensorboard.plugins.hparams import api_pb2, metadata, plugin_data_pb2
 from tensorboard.plugins.hparams import summary_v2 as hparams
 
-from .space import Param, flat_params, flatten
+from raytune_app.spec.space import Param, flat_params, flatten
 
 FLUSH_SECS = 2  # how soon TensorBoard sees a trial's newest results
 SCALARS = ("train_loss", "val_loss", "val_accuracy", "val_rmse", "epoch_time_s")

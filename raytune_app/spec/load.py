@@ -6,7 +6,6 @@ them all together as an InputError, before anything starts Ray.
 
 from __future__ import annotations
 
-import inspect
 import math
 import re
 from pathlib import Path
@@ -15,11 +14,14 @@ from typing import Any, Literal, Mapping
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from . import data as data_mod
-from .errors import InputError, did_you_mean
-from .hyperparams import ACTIVATIONS, CNN_ONLY, OPTIMIZERS, Hyperparams
-from .names import SCHEDULERS, SEARCHERS
-from .space import Param, parse_space
+from raytune_app.data import datasets as data_mod
+from raytune_app.errors import InputError, did_you_mean
+from raytune_app.spec.hyperparams import ACTIVATIONS, CNN_ONLY, OPTIMIZERS, Hyperparams
+from raytune_app.spec.metrics import METRICS, direction
+from raytune_app.spec.names import SCHEDULERS, SEARCHERS
+from raytune_app.spec.options import (RESERVED, SCHEDULER_OPTIONS, SEARCHER_OPTIONS, pbt_mutations,
+                                      scheduler_kwargs)
+from raytune_app.spec.space import Param, parse_space
 
 INTERNAL_FIELDS = ("source", "warm_start", "extends")  # set by the CLI, never read from a file
 
@@ -161,20 +163,23 @@ def _pydantic_problems(exc: ValidationError) -> list[tuple[str, str]]:
     return out
 
 
-def _option_problems(section: str, name: str, cls: type, options: Mapping[str, Any]) -> list[tuple[str, str]]:
-    """Options that the Ray class behind `name` does not take (Ray would drop them silently)."""
-    allowed = [p for p in inspect.signature(cls).parameters if p not in ("metric", "mode", "self")]
-    return [(f"{section}.{k}", f"not an option of {name}{did_you_mean(k, allowed)}")
-            for k in options if k not in allowed]
+def _option_problems(section: str, name: str, allowed: tuple[str, ...],
+                     options: Mapping[str, Any]) -> list[tuple[str, str]]:
+    """Options that the Ray class behind `name` does not take (Ray would drop them silently or fail later),
+    and options raytune-app sets itself from another key of the file."""
+    problems = []
+    for key in options:
+        if key in RESERVED:
+            problems.append((f"{section}.{key}", f"set by raytune-app from `{RESERVED[key]}`; not an option here"))
+        elif key not in allowed:
+            problems.append((f"{section}.{key}", f"not an option of {name}{did_you_mean(key, allowed)}"))
+    return problems
 
 
 def _scheduler_problems(spec: ExperimentSpec) -> list[tuple[str, str]]:
-    from .schedulers import pbt_mutations, scheduler_class, scheduler_kwargs
-    from .searchers import searcher_class
-
-    problems = _option_problems("scheduler", spec.scheduler.name, scheduler_class(spec.scheduler.name),
+    problems = _option_problems("scheduler", spec.scheduler.name, SCHEDULER_OPTIONS[spec.scheduler.name],
                                 spec.scheduler.options)
-    problems += _option_problems("search", spec.search.name, searcher_class(spec.search.name),
+    problems += _option_problems("search", spec.search.name, SEARCHER_OPTIONS[spec.search.name],
                                  spec.search.options)
     grace = scheduler_kwargs(spec).get("grace_period")
     if isinstance(grace, (int, float)) and grace > spec.max_epochs:
@@ -216,12 +221,12 @@ def _space_problems(spec: ExperimentSpec, params: dict[str, Param]) -> list[tupl
 def _cross_problems(spec: ExperimentSpec) -> list[tuple[str, str]]:
     problems = []
     task = spec.task
-    if task and spec.metric not in data_mod.METRICS[task]:
+    if task and spec.metric not in METRICS[task]:
         problems.append(("metric", f"{spec.metric!r} is not reported for {task} data; "
-                                   f"one of {', '.join(data_mod.METRICS[task])}"))
-    elif not task and spec.metric not in {m for ms in data_mod.METRICS.values() for m in ms}:
+                                   f"one of {', '.join(METRICS[task])}"))
+    elif not task and spec.metric not in {m for ms in METRICS.values() for m in ms}:
         problems.append(("metric", f"{spec.metric!r} is not a metric the trainer reports"))
-    expected = "max" if spec.metric.endswith("accuracy") else "min"
+    expected = direction(spec.metric)
     if not problems and spec.mode != expected:
         problems.append(("mode", f"{spec.metric} should be optimised with mode {expected!r}, got {spec.mode!r}"))
     if spec.scheduler.name == "pbt" and spec.search.name == "hyperopt":

@@ -10,11 +10,11 @@ from typing import Any
 
 from ray import tune
 
-from .space import to_hyperopt_space, to_param_space
+from raytune_app.spec.space import to_hyperopt_space, to_param_space
 
 
 def searcher_class(name: str) -> type:
-    """The Ray class behind a searcher name (for checking its options before Ray starts)."""
+    """The Ray class behind a searcher name."""
     from ray.tune.search import SEARCH_ALG_IMPORT
 
     return SEARCH_ALG_IMPORT["hyperopt" if name == "hyperopt" else "random"]()
@@ -29,7 +29,7 @@ def build_search(spec, max_concurrent: int, history=None) -> tuple[Any, dict[str
         kwargs = dict(space=to_hyperopt_space(spec.params), metric=spec.metric, mode=spec.mode,
                       random_state_seed=spec.seed, **options)
         if history is not None:
-            from .warm_start import WarmStartHyperOptSearch
+            from raytune_app.run.warm_start import WarmStartHyperOptSearch
 
             searcher = WarmStartHyperOptSearch(history=history, **kwargs)
         else:

@@ -20,8 +20,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from .report import Experiment, _cell, _headline, best_value
-from .space import flatten
+from raytune_app.results.report import Experiment, _cell, _headline
+from raytune_app.spec.space import flatten
 
 # how each status ends its learning curve
 END_MARKERS = {"early_stopped": ("x", "stopped early by the scheduler"), "diverged": ("v", "diverged"),
@@ -68,7 +68,7 @@ def _norm(values: list[float]):
 
 
 def _best_of(e: Experiment) -> dict[str, float | None]:
-    return {t.trial_id: best_value(t.history, e.metric, e.mode) for t in e.trials}
+    return {t.trial_id: e.best_value(t) for t in e.trials}
 
 
 # ----------------------------------------------------------------------------------------- learning curves

@@ -1,0 +1,211 @@
+"""`raytune-app`: tune experiments, resume or extend them, check files, run a local cluster, compare trials.
+
+Exit codes: 0 done, 1 the run failed, 2 bad input, 130 interrupted (state saved, resumable).
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+from pathlib import Path
+from typing import Sequence
+
+from raytune_app.errors import InputError, RunFailed
+
+EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT, EXIT_INTERRUPTED = 0, 1, 2, 130
+
+
+def _tune_flags(p: argparse.ArgumentParser) -> None:
+    from raytune_app.spec.names import SCHEDULERS, SEARCHERS
+
+    g = p.add_argument_group("overrides of the experiment file")
+    g.add_argument("--scheduler", choices=SCHEDULERS)
+    g.add_argument("--search", choices=SEARCHERS)
+    g.add_argument("--cpus-per-trial", type=float, dest="resources.cpus_per_trial")
+    g.add_argument("--gpus-per-trial", type=float, dest="resources.gpus_per_trial", help="fractions allowed")
+    g.add_argument("--max-concurrent", type=int, help="trials running at once (default: all that fit)")
+    g.add_argument("--num-samples", type=int, help="number of trials")
+    g.add_argument("--max-epochs", type=int, help="epochs per trial at most")
+    g.add_argument("--time-budget", type=float, dest="time_budget_s", help="seconds for the whole search")
+    g.add_argument("--max-failures", type=int, help="retries of a failed trial from its checkpoint")
+    g.add_argument("--seed", type=int)
+    g.add_argument("--storage", help="results folder or URI (default ./runs)")
+    g.add_argument("--name", help="experiment name (default: from the file)")
+
+
+def _ray_flags(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--address", help="join a running Ray cluster (auto or HOST:PORT); default: start one")
+    p.add_argument("--dashboard", action="store_true", help="start Ray's dashboard (on 127.0.0.1)")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="raytune-app", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+    tune_p = sub.add_parser("tune", help="run the experiment a file describes")
+    tune_p.add_argument("file", type=Path)
+    tune_p.add_argument("--resume", action="store_true", help="continue the experiment if it already exists")
+    tune_p.add_argument("--warm-start", nargs="+", metavar="EXP",
+                        help="start HyperOpt from earlier experiments' finished trials (folders or names)")
+    _tune_flags(tune_p)
+    _ray_flags(tune_p)
+    resume_p = sub.add_parser("resume", help="finish an interrupted experiment: raytune-app resume STORAGE/NAME")
+    resume_p.add_argument("path")
+    resume_p.add_argument("--restart-errored", action="store_true", help="start errored trials over")
+    _ray_flags(resume_p)
+    extend_p = sub.add_parser("extend", help="more trials for a finished experiment, warm-started from it")
+    extend_p.add_argument("path")
+    extend_p.add_argument("--num-samples", type=int, required=True, help="how many more trials")
+    extend_p.add_argument("--name", help="the new experiment's name (default: NAME-extK)")
+    _ray_flags(extend_p)
+    validate_p = sub.add_parser("validate", help="check experiment files without starting Ray")
+    validate_p.add_argument("files", type=Path, nargs="+")
+    local_p = sub.add_parser("cluster-local", help="a multi-node Ray cluster on this machine (127.0.0.x)")
+    local_p.add_argument("action", choices=["up", "down", "status"])
+    local_p.add_argument("--nodes", type=int, default=3)
+    local_p.add_argument("--cpus-per-node", type=float, default=1)
+    local_p.add_argument("--port", type=int, default=6379, help="the head's GCS port")
+    local_p.add_argument("--dashboard-port", type=int, default=8265, help="dashboard and job server (127.0.0.1)")
+    for name, (add_parser, _) in EXTRA_COMMANDS.items():
+        add_parser(sub.add_parser(name))
+    return parser
+
+
+def _overrides(args: argparse.Namespace) -> dict:
+    keys = ["scheduler", "search", "resources.cpus_per_trial", "resources.gpus_per_trial", "max_concurrent",
+            "num_samples", "max_epochs", "time_budget_s", "max_failures", "seed", "storage", "name"]
+    return {k: getattr(args, k) for k in keys}
+
+
+def _connection(args: argparse.Namespace):
+    from raytune_app.run.driver import Connection
+
+    return Connection(args.address, args.dashboard)
+
+
+def cmd_validate(args: argparse.Namespace) -> int:
+    """Check every file; print `ok` with a summary or every problem. Never starts Ray."""
+    from raytune_app.run.driver import describe, load_data
+    from raytune_app.spec.load import load_spec
+
+    code = EXIT_OK
+    for file in args.files:
+        try:
+            spec = load_spec(file, {})
+            load_data(spec, str(file))
+            print(f"{file}: ok: {describe(spec)}")
+        except InputError as exc:
+            print("\n".join(exc.problems), file=sys.stderr)
+            code = EXIT_BAD_INPUT
+    return code
+
+
+def _warm_start_paths(names: list[str], storage_root: str) -> list[str]:
+    """Each --warm-start EXP as a folder: a path as given, or a name under the storage path."""
+    from raytune_app import storage
+
+    return [name if storage.exists(name) else storage.join(storage.resolve(storage_root), name) for name in names]
+
+
+def cmd_tune(args: argparse.Namespace) -> int:
+    from raytune_app.run.driver import start
+    from raytune_app.spec.load import load_spec
+
+    spec = load_spec(args.file, _overrides(args))
+    warm = _warm_start_paths(args.warm_start or [], spec.storage)
+    return start(spec, str(args.file), _connection(args), warm, resume=args.resume)
+
+
+def _saved(path_arg: str):
+    """(folder, spec) of an existing experiment, from the spec it saved; InputError if it is none."""
+    from raytune_app.results.reader import is_experiment, resolve
+    from raytune_app.spec.names import SPEC_FILE
+    from raytune_app.spec.saved import load_saved_spec
+
+    path = resolve(path_arg)
+    if not is_experiment(path):
+        raise InputError([f"{path_arg}: not a raytune-app experiment folder (no {SPEC_FILE})"])
+    return path, load_saved_spec(path)
+
+
+def cmd_extend(args: argparse.Namespace) -> int:
+    """N more trials for a finished experiment: a new experiment beside it, warm-started from it."""
+    from raytune_app.run.driver import extend
+
+    if args.num_samples < 1:
+        raise InputError([f"{args.path}: --num-samples: must be at least 1, got {args.num_samples}"])
+    path, _ = _saved(args.path)
+    return extend(path, args.path, args.num_samples, args.name, _connection(args))
+
+
+def cmd_resume(args: argparse.Namespace) -> int:
+    from raytune_app.run.driver import resume_experiment
+
+    path, spec = _saved(args.path)
+    return resume_experiment(path, spec, args.path, _connection(args), args.restart_errored)
+
+
+def cmd_cluster_local(args: argparse.Namespace) -> int:
+    from raytune_app.cluster import local as local_cluster
+
+    if args.action == "down":
+        print(f"stopped {local_cluster.down()} node(s)")
+        return EXIT_OK
+    state = local_cluster.read_state() if args.action == "status" else local_cluster.up(
+        args.nodes, args.cpus_per_node, args.port, args.dashboard_port)
+    if not state:
+        print("no local cluster is up")
+        return EXIT_FAILED
+    print(f"{len(state['nodes'])} node(s): {', '.join(n['ip'] for n in state['nodes'])}\n"
+          f"address:   {state['address']}\n"
+          f"dashboard: {state['dashboard']}\n"
+          f"tune:      raytune-app tune FILE --address {state['address']}\n"
+          f"submit:    ray job submit --address {state['dashboard']} --working-dir . -- "
+          f"raytune-app tune FILE --address auto --storage $PWD/runs\n"
+          f"stop:      raytune-app cluster-local down")
+    return EXIT_OK
+
+
+def _extra_commands() -> dict:
+    """Commands that live in modules of their own: name -> (add arguments to parser, run)."""
+    from raytune_app.cli.report_commands import REPORT_COMMANDS
+
+    return dict(REPORT_COMMANDS)
+
+
+EXTRA_COMMANDS = _extra_commands()
+COMMANDS = {"tune": cmd_tune, "resume": cmd_resume, "extend": cmd_extend, "validate": cmd_validate,
+            "cluster-local": cmd_cluster_local,
+            **{name: run for name, (_, run) in EXTRA_COMMANDS.items()}}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the `raytune-app` console script."""
+    args = build_parser().parse_args(argv)
+    try:
+        return COMMANDS[args.command](args)
+    except InputError as exc:
+        print("\n".join(exc.problems), file=sys.stderr)
+        return EXIT_BAD_INPUT
+    except RunFailed as exc:
+        print(exc, file=sys.stderr)
+        return EXIT_FAILED
+
+
+def run() -> None:
+    """The `raytune-app` command: main(), then a quick exit. Everything is written and flushed by then;
+    Python's own teardown of PyTorch, Ray and scikit-learn would add about a second to every command."""
+    code = main()
+    if "ray" in sys.modules:
+        from raytune_app.cluster.ray_session import leave
+
+        leave()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    logging.shutdown()
+    os._exit(code)
+
+
+if __name__ == "__main__":
+    run()

@@ -1,0 +1,297 @@
+"""The one reader of an experiment folder: every command that shows results reads them here.
+
+An experiment folder (STORAGE/NAME, a local path or a URI) holds
+- our `raytune_app_spec.json`: the validated experiment (metric, mode, budget, space);
+- Ray's `trial_*/result.json`: one JSON line per reported epoch, each with the trial's id, its
+  experiment tag (the searcher's proposal number first) and, for an epoch that saved one, the
+  checkpoint folder's name (`checkpoint_dir_name`);
+- Ray's experiment state, which knows each trial's status (read through `ExperimentAnalysis`);
+- once an invocation has ended, our `summary.json` and `trials.csv` (statuses, best trial, test score).
+
+Reading needs neither Ray nor PyTorch when the summary is there, so reports are quick.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from functools import cached_property
+from typing import Any, Iterable, Mapping
+
+import pandas as pd
+
+from raytune_app import storage
+from raytune_app.errors import InputError
+from raytune_app.results import best as best_rule
+from raytune_app.results.status import classify
+from raytune_app.spec.metrics import TEST_METRIC, direction
+from raytune_app.spec.names import SPEC_FILE
+
+RESULT_FILE = "result.json"
+SUMMARY_FILE = "summary.json"
+TRIALS_FILE = "trials.csv"
+TRIAL_PREFIX = "trial_"
+# columns of Ray's result.json that are bookkeeping, not metrics one could rank by
+NOT_METRICS = {"epoch", "diverged", "timestamp", "done", "training_iteration", "time_this_iter_s",
+               "time_total_s", "pid", "time_since_restore", "iterations_since_restore", "reported_at",
+               "should_checkpoint", "checkpoint_dir_name", "date", "hostname", "node_ip", "trial_id",
+               "experiment_tag", "epoch_time_s"}
+
+
+def is_experiment(path: str) -> bool:
+    """Whether `path` is a raytune-app experiment folder (it holds our saved spec)."""
+    return storage.exists(storage.join(path, SPEC_FILE))
+
+
+def read_results(trial_path: str) -> list[dict[str, Any]]:
+    """A trial's reported results, oldest first, from Ray's result.json ([] when it has none yet).
+
+    A torn last line (being written right now) is skipped; an unreadable file raises OSError."""
+    path = storage.join(trial_path, RESULT_FILE)
+    if not storage.exists(path):
+        return []
+    rows = []
+    for line in storage.read_text(path).splitlines():
+        try:
+            row = json.loads(line)
+        except json.JSONDecodeError:
+            continue
+        if isinstance(row, dict):
+            rows.append(row)
+    return rows
+
+
+def progress(row: Mapping[str, Any]) -> int:
+    """How far a trial got when it reported `row`: its epoch (Ray's iteration count for code without one)."""
+    return int(row.get("epoch", row.get("training_iteration", 0)) or 0)
+
+
+def proposal_number(row: Mapping[str, Any]) -> int | None:
+    """The searcher's proposal number, from Ray's experiment tag (`7_lr=0.01,...`)."""
+    head = str(row.get("experiment_tag", "")).split("_", 1)[0]
+    return int(head) if head.isdigit() else None
+
+
+@dataclass
+class Trial:
+    trial_id: str
+    status: str
+    config: dict[str, Any]  # as sampled (conditional branches nested)
+    rows: list[dict[str, Any]]  # Ray's result.json, one per reported epoch, without the config
+    path: str | None = None  # the trial's folder
+    order: int | None = None  # proposal number: ties for best go to the trial proposed first
+
+    @cached_property
+    def history(self) -> pd.DataFrame:
+        return pd.DataFrame(self.rows)
+
+    @property
+    def epochs(self) -> int:
+        return max((progress(r) for r in self.rows), default=0)
+
+    @property
+    def last(self) -> dict[str, Any]:
+        return self.rows[-1] if self.rows else {}
+
+
+@dataclass
+class Experiment:
+    name: str
+    path: str
+    metric: str
+    mode: str  # "min" | "max"
+    max_epochs: int
+    spec: dict[str, Any]  # raytune_app_spec.json as written
+    summary: dict[str, Any] | None  # summary.json; None while running (or if the driver died)
+    trials: list[Trial] = field(default_factory=list)
+    status_note: str = ""  # why statuses are 'unknown', when they are
+
+    @cached_property
+    def checkpointed(self) -> bool:
+        """Whether any trial saved a checkpoint: then only checkpointed epochs can be a trial's best."""
+        return any(r.get("checkpoint_dir_name") for t in self.trials for r in t.rows)
+
+    def mode_of(self, metric: str) -> str:
+        """The experiment's own mode for its metric; other metrics go their natural way."""
+        return self.mode if metric == self.metric else direction(metric)
+
+    def best_epoch(self, trial: Trial, metric: str | None = None, mode: str | None = None) -> dict | None:
+        """The trial's best epoch by the one rule (see best.py)."""
+        metric = metric or self.metric
+        return best_rule.best_epoch(trial.rows, metric, mode or self.mode_of(metric),
+                                    checkpointed_only=self.checkpointed)
+
+    def best_value(self, trial: Trial, metric: str | None = None, mode: str | None = None) -> float | None:
+        row = self.best_epoch(trial, metric, mode)
+        return None if row is None else float(row[metric or self.metric])
+
+    def ranked(self, metric: str | None = None, mode: str | None = None) -> list[Trial]:
+        """The trials best first by the one rule; those without a usable value last, in proposal order."""
+        metric = metric or self.metric
+        mode = mode or self.mode_of(metric)
+        return best_rule.rank(self.trials, lambda t: self.best_value(t, metric, mode), mode)
+
+    @property
+    def best_trial(self) -> Trial | None:
+        ranked = self.ranked()
+        return ranked[0] if ranked and self.best_value(ranked[0]) is not None else None
+
+    @property
+    def test_metric(self) -> str | None:
+        best = (self.summary or {}).get("best") or {}
+        return next((k for k in best if k in TEST_METRIC.values() or k.startswith("test_")), None)
+
+    def metrics(self) -> list[str]:
+        """Numeric per-epoch metrics the trials reported (val_accuracy, train_loss, ...)."""
+        names: dict[str, None] = {}
+        for t in self.trials:
+            for row in t.rows:
+                for key, value in row.items():
+                    if key not in NOT_METRICS and isinstance(value, (int, float)) and not isinstance(value, bool):
+                        names[key] = None
+        return list(names)
+
+
+def trial_folders(path: str) -> list[str]:
+    return [d for d in storage.list_dirs(path) if d.startswith(TRIAL_PREFIX)]
+
+
+def _read_trial(path: str, folder: str) -> tuple[str, dict, list[dict], int | None, str]:
+    trial_path = storage.join(path, folder)
+    try:
+        rows = read_results(trial_path)
+    except OSError:
+        rows = []
+    config = rows[0].get("config", {}) if rows else {}
+    params = storage.join(trial_path, "params.json")
+    if not config and storage.exists(params):
+        try:
+            config = json.loads(storage.read_text(params))
+        except (OSError, ValueError):
+            config = {}
+    trial_id = str((rows[0].get("trial_id") if rows else None) or folder.removeprefix(TRIAL_PREFIX))
+    clean = [{k: v for k, v in r.items() if k != "config"} for r in rows]
+    return trial_id, config, clean, proposal_number(rows[0]) if rows else None, trial_path
+
+
+@dataclass(frozen=True)
+class RayTrial:
+    """What Ray's experiment state says of a trial."""
+
+    status: str  # PENDING | RUNNING | PAUSED | TERMINATED | ERROR
+    config: dict
+    order: int | None = None
+
+
+def ray_trials(path: str) -> dict[str, RayTrial] | None:
+    """Ray's own record of the trials (via its public ExperimentAnalysis); None when it cannot be read
+    (no experiment state written yet, or one being written)."""
+    try:
+        from ray.tune import ExperimentAnalysis
+
+        trials = ExperimentAnalysis(path).trials
+    except Exception:  # Ray raises several kinds here: missing, partial or foreign state
+        return None
+    return {t.trial_id: RayTrial(t.status, t.config or {}, proposal_number({"experiment_tag": t.experiment_tag}))
+            for t in trials}
+
+
+def _summary_table(path: str) -> pd.DataFrame | None:
+    file = storage.join(path, TRIALS_FILE)
+    if not storage.exists(file):
+        return None
+    try:
+        import io
+
+        return pd.read_csv(io.StringIO(storage.read_text(file)), dtype={"trial_id": str})
+    except (ValueError, pd.errors.EmptyDataError, OSError):  # a run with no trials at all writes an empty table
+        return pd.DataFrame(columns=["trial_id", "status"])
+
+
+def read_spec(path: str, shown_as: str) -> dict[str, Any]:
+    try:
+        spec = json.loads(storage.read_text(storage.join(path, SPEC_FILE)))
+        spec["max_epochs"] = int(spec["max_epochs"])
+        str(spec["metric"]), str(spec["mode"])  # both must be there
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise InputError([f"{shown_as}: unreadable {SPEC_FILE}: {exc}"]) from None
+    return spec
+
+
+def read_summary(path: str, shown_as: str) -> dict[str, Any] | None:
+    file = storage.join(path, SUMMARY_FILE)
+    if not storage.exists(file):
+        return None
+    try:
+        return json.loads(storage.read_text(file))
+    except (OSError, ValueError) as exc:
+        raise InputError([f"{shown_as}: unreadable {SUMMARY_FILE}: {exc}"]) from None
+
+
+def resolve(path: str | Any) -> str:
+    """An experiment path as given: a URI stays, a local path becomes absolute."""
+    return storage.resolve(str(path)).rstrip("/")
+
+
+def load_experiment(path: str | Any, ray_states: Mapping[str, RayTrial] | None = None,
+                    budget_cut: Iterable[str] = (), use_summary: bool = True) -> Experiment:
+    """Read an experiment folder; InputError naming the path when it is not one.
+
+    Statuses come from, in this order: `ray_states` (the driver, just after a run), our trials.csv
+    (a finished invocation), Ray's experiment state (a running or abandoned one), and otherwise the
+    trials' own results ('unknown' where those cannot tell)."""
+    shown_as, path = str(path), resolve(path)
+    if not is_experiment(path):
+        raise InputError([f"{shown_as}: not a raytune-app experiment folder (no {SPEC_FILE})"])
+    spec = read_spec(path, shown_as)
+    summary = read_summary(path, shown_as) if use_summary else None
+    found = {tid: (config, rows, order, folder)
+             for tid, config, rows, order, folder in (_read_trial(path, f) for f in trial_folders(path))}
+    table = _summary_table(path) if summary is not None and ray_states is None else None
+    note, live = "", False
+    if ray_states is None and table is None:
+        ray_states = ray_trials(path)
+        live = True
+        if ray_states is None:
+            note = "Ray's experiment state cannot be read"
+    if table is not None:
+        # trials.csv lists them in proposal order, including trials that never reported
+        listed = list(zip(table["trial_id"], table["status"]))
+        given = {tid: RayTrial(str(status), {}, i) for i, (tid, status) in enumerate(listed)}
+    else:
+        given = dict(ray_states or {})
+    budget_cut = set(budget_cut)
+    trials = []
+    for tid in list(found) + [t for t in given if t not in found]:
+        config, rows, order, folder = found.get(tid, ({}, [], None, None))
+        state = given.get(tid)
+        if state is not None and order is None:
+            order = state.order
+        config = config or (state.config if state else {})
+        if table is not None:
+            status = state.status if state else "unknown"
+        else:
+            status = classify(rows[-1] if rows else None, state.status if state else None, int(spec["max_epochs"]),
+                              budget_cut=tid in budget_cut, live=live)
+        trials.append(Trial(tid, status, config, rows, folder, order))
+    trials.sort(key=lambda t: (t.order is None, t.order if t.order is not None else 0, t.trial_id))
+    return Experiment(name=(summary or {}).get("experiment") or spec.get("name") or path.rsplit("/", 1)[-1],
+                      path=path, metric=spec["metric"], mode=spec["mode"], max_epochs=int(spec["max_epochs"]),
+                      spec=spec, summary=summary, trials=trials, status_note=note)
+
+
+def load_experiments(paths: Iterable[str]) -> list[Experiment]:
+    """Every path read, every bad one reported; experiments with the same name get their folder's path."""
+    experiments, problems = [], []
+    for p in paths:
+        try:
+            experiments.append(load_experiment(p))
+        except InputError as exc:
+            problems += exc.problems
+    if problems:
+        raise InputError(problems)
+    names = [e.name for e in experiments]
+    for e in experiments:
+        if names.count(e.name) > 1:
+            e.name = e.path
+    return experiments

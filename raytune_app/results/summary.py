@@ -1,0 +1,76 @@
+"""An invocation's end: summary.json and trials.csv, from the one reader and the one rule for best."""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from typing import Any, Callable, Iterable
+
+import pandas as pd
+
+from raytune_app import storage
+from raytune_app.results.reader import (SUMMARY_FILE, TRIALS_FILE, Experiment, RayTrial, Trial, load_experiment,
+                                        ray_trials)
+from raytune_app.results.report import trial_row
+from raytune_app.results.wall_time import wall_times
+from raytune_app.spec.space import flatten
+
+
+def checkpoint_path(e: Experiment, t: Trial) -> str | None:
+    """The folder of the trial's best checkpoint (the one retention always keeps), or None."""
+    best = e.best_epoch(t)
+    name = (best or {}).get("checkpoint_dir_name")
+    return storage.join(t.path, name) if name and t.path else None
+
+
+def driver_states(path: str, errored: Iterable[str]) -> dict[str, RayTrial]:
+    """Ray's trial states after a run; trials the run reported as failed are ERROR (Ray may have saved a
+    trial whose worker was killed as RUNNING)."""
+    states = dict(ray_trials(path) or {})
+    for tid in errored:
+        old = states.get(tid)
+        states[tid] = RayTrial("ERROR", old.config if old else {}, old.order if old else None)
+    return states
+
+
+def summarize(path: str, spec, errored: Iterable[str],
+              test_score: Callable[[Experiment, Trial, str | None], dict[str, float | None]]) -> dict[str, Any]:
+    """Write summary.json and trials.csv under `path` (an invocation has ended); return the summary.
+
+    `test_score(experiment, best trial, its checkpoint folder)` gives the held-out scores to record."""
+    e = load_experiment(path, ray_states=driver_states(path, errored), use_summary=False)
+    rows = [trial_row(e, t) for t in e.trials]
+    total, this_run = wall_times(path)
+    summary: dict[str, Any] = {
+        "experiment": spec.name, "path": path, "metric": spec.metric, "mode": spec.mode,
+        "scheduler": spec.scheduler.name, "searcher": spec.search.name, "seed": spec.seed,
+        "wall_time_s": round(total, 3), "this_run_wall_time_s": round(this_run, 3), "num_trials": len(rows),
+        "trials_by_status": dict(Counter(r["status"] for r in rows)),
+        "total_epochs": sum(r["epochs"] for r in rows), "best": None,
+        "warm_start": spec.warm_start.model_dump() if spec.warm_start else None,
+        "extends": spec.extends,
+    }
+    best = e.best_trial
+    if best is not None:
+        row = rows[e.trials.index(best)]
+        checkpoint = checkpoint_path(e, best)
+        summary["best"] = {
+            "trial_id": best.trial_id, "config": flatten(best.config), "epochs": row["epochs"],
+            "epoch": row["best_epoch"], spec.metric: row[f"best_{spec.metric}"], "checkpoint": checkpoint,
+            **test_score(e, best, checkpoint),
+        }
+    write_atomic(storage.join(path, SUMMARY_FILE), json.dumps(summary, indent=2, default=str))
+    write_atomic(storage.join(path, TRIALS_FILE), pd.DataFrame(rows).to_csv(index=False))
+    return summary
+
+
+def write_atomic(path: str, text: str) -> None:
+    """A file that is either the old one or the whole new one, even if the driver is killed meanwhile."""
+    if storage.is_uri(path):
+        storage.write_text(path, text)  # object stores replace whole objects anyway
+        return
+    import os
+
+    tmp = f"{path}.tmp"
+    storage.write_text(tmp, text)
+    os.replace(tmp, path)

@@ -1,0 +1,245 @@
+"""The driver: from a validated spec to a finished (or interrupted) experiment and its summary.
+
+Everything that can be checked is checked before Ray starts: the file, the data, the storage path,
+earlier experiments to warm-start from, and whether an existing experiment can really be restored.
+"""
+
+from __future__ import annotations
+
+import json
+import shlex
+import sys
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+from raytune_app import storage
+from raytune_app.errors import InputError, RunFailed
+from raytune_app.spec.load import ExperimentSpec, WarmStartSpec
+
+EXIT_OK, EXIT_FAILED, EXIT_INTERRUPTED = 0, 1, 130
+
+
+@dataclass(frozen=True)
+class Connection:
+    """Where to run: a running Ray cluster's address (None: start one here) and whether to show its dashboard."""
+
+    address: str | None = None
+    dashboard: bool = False
+
+
+def check_metric(spec: ExperimentSpec, task: str, source: str) -> None:
+    from raytune_app.spec.metrics import METRICS
+
+    if spec.metric not in METRICS[task]:
+        raise InputError([f"{source}: metric: {spec.metric!r} is not reported for {task} data; "
+                          f"one of {', '.join(METRICS[task])}"])
+
+
+def load_data(spec: ExperimentSpec, source: str):
+    """The experiment's data, checked against its metric; InputError naming `source` on any problem."""
+    from raytune_app.data.datasets import load_dataset
+
+    try:
+        dataset = load_dataset(spec.data)
+    except InputError as exc:
+        raise InputError(f"{source}: {p}" for p in exc.problems) from None
+    check_metric(spec, dataset.task, source)
+    return dataset
+
+
+def prepare_while_ray_starts(spec: ExperimentSpec, source: str) -> Future:
+    """The data, ready by the time Ray is. A data file is read at once, so that its problems stop the
+    command before Ray starts. A built-in data set cannot fail: it is generated in a thread while the main
+    thread starts Ray, PyTorch imported beside it; together they take as long as Ray's start."""
+    from raytune_app.data.datasets import BUILTIN, task_of
+
+    if spec.data.dataset not in BUILTIN:
+        future: Future = Future()
+        future.set_result(load_data(spec, source))
+        return future
+    check_metric(spec, task_of(spec.data), source)
+
+    def prepare():
+        import tensorboard.plugins.hparams.summary_v2  # noqa: F401 -- for the callbacks, like torch
+        import torch  # noqa: F401 -- for the trainable and the summary, imported next
+
+        return load_data(spec, source)
+
+    pool = ThreadPoolExecutor(1, thread_name_prefix="raytune-app-data")
+    future = pool.submit(prepare)
+    pool.shutdown(wait=False)
+    return future
+
+
+def describe(spec: ExperimentSpec) -> str:
+    sampled = [n for n, p in spec.params.items() if p.kind != "constant"]
+    return (f"{spec.trial_count} trials x {spec.max_epochs} epochs, {spec.scheduler.name} + {spec.search.name}, "
+            f"{spec.model} on {Path(spec.data.dataset).name}, optimising {spec.metric} ({spec.mode}); "
+            f"searching {', '.join(sampled) or 'nothing'}")
+
+
+def resume_hint(path: str, address: str | None) -> str:
+    return f"raytune-app resume {shlex.quote(path)}" + (f" --address {shlex.quote(address)}" if address else "")
+
+
+# ------------------------------------------------------------------------------------------------ the run
+
+
+def _test_scores(spec: ExperimentSpec, dataset):
+    """summary.json's held-out scores of the best trial: its checkpoint on the test split."""
+    from raytune_app.results.export import held_out_scores
+
+    return lambda experiment, trial, checkpoint: held_out_scores(spec, dataset, trial, checkpoint)
+
+
+def run(tuner, spec: ExperimentSpec, dataset, path: str, conn: Connection) -> int:
+    """Fit, then summary.json, trials.csv and checkpoint retention; the exit code."""
+    from raytune_app.results.retention import prune
+    from raytune_app.results.summary import summarize
+    from raytune_app.results.wall_time import record_end
+    from raytune_app.run.interrupts import graceful_interrupts
+    from raytune_app.run.tuner import trial_id_of
+
+    with graceful_interrupts() as stopped:
+        results = tuner.fit()
+    errored = [trial_id_of(r) for r in results if r.error is not None]
+    summary = summarize(path, spec, errored, _test_scores(spec, dataset))
+    if spec.scheduler.name != "pbt":  # PBT hands checkpoints from trial to trial: all of them stay
+        prune(path, spec.metric, spec.mode, spec.keep_checkpoints)
+    record_end(path)
+    print_summary(summary)
+    if stopped.is_set():
+        print(f"\nInterrupted; the experiment's state is saved. Resume it with:\n  {resume_hint(path, conn.address)}",
+              flush=True)
+        return EXIT_INTERRUPTED
+    failed = summary["trials_by_status"].get("error", 0)
+    if failed:
+        print(f"\n{failed} trial(s) failed after {spec.max_failures} retries; their errors are in Ray's "
+              f"error.txt files. Retry them from their checkpoints with:\n  {resume_hint(path, conn.address)}\n"
+              f"or start them over with:\n  {resume_hint(path, conn.address)} --restart-errored",
+              file=sys.stderr, flush=True)
+    return EXIT_OK if summary["best"] and not failed else EXIT_FAILED
+
+
+def print_summary(summary: dict) -> None:
+    best = summary["best"]
+    counts = ", ".join(f"{n} {s}" for s, n in summary["trials_by_status"].items())
+    took = f"{summary['wall_time_s']:.1f} s"
+    if abs(summary["wall_time_s"] - summary["this_run_wall_time_s"]) > 0.05:
+        took += f" over all runs ({summary['this_run_wall_time_s']:.1f} s this one)"
+    print(f"\n{summary['num_trials']} trials ({counts}), {summary['total_epochs']} epochs in {took}")
+    if best:
+        test = {k: v for k, v in best.items() if k.startswith("test_")}
+        epoch = f" (epoch {best['epoch']})" if best.get("epoch") is not None else ""
+        print(f"Best trial {best['trial_id']}: {summary['metric']} = {best[summary['metric']]:.4f}{epoch}"
+              + "".join(f", {k} = {v:.4f}" for k, v in test.items() if v is not None))
+        print(f"Best config: {json.dumps(best['config'], sort_keys=True, default=str)}")
+    else:
+        print(f"No trial reported a usable {summary['metric']} (every one failed, diverged or never reported).",
+              file=sys.stderr)
+    print(f"Results: {summary['path']} (summary.json, trials.csv)")
+    print(f"TensorBoard: tensorboard --logdir {summary['path']} --host 127.0.0.1")
+
+
+# --------------------------------------------------------------------------------------------- commands
+
+
+def _ignored_changes(saved: ExperimentSpec, asked: ExperimentSpec) -> list[str]:
+    """What the current file and flags ask that differs from the saved experiment a resume continues."""
+    skip = {"source", "warm_start", "extends"}
+    old, new = saved.model_dump(exclude=skip), asked.model_dump(exclude=skip)
+    return [f"{k} (asked {json.dumps(new[k], default=str)}, saved {json.dumps(old[k], default=str)})"
+            for k in old if old[k] != new.get(k)]
+
+
+def _connect(spec: ExperimentSpec, source: str, conn: Connection) -> int:
+    """Start or join Ray, then check that trials fit and that the storage is shared; the trials that fit."""
+    from raytune_app.cluster.ray_session import check_storage_shared, connect, trial_capacity
+
+    connect(conn.address, conn.dashboard)
+    capacity = trial_capacity(spec.resources.cpus_per_trial, spec.resources.gpus_per_trial, source)
+    check_storage_shared(spec.storage, source)
+    return capacity
+
+
+def start(spec: ExperimentSpec, source: str, conn: Connection, warm: list[str], resume: bool) -> int:
+    """Check, connect, then run a fresh experiment (or continue an existing one with `resume`)."""
+    from raytune_app.results.wall_time import record_start
+    from raytune_app.run.restore import restorable, set_aside_partial_start
+    from raytune_app.spec.names import SPEC_FILE
+    from raytune_app.spec.saved import experiment_path, load_saved_spec, save_spec
+
+    path = experiment_path(spec)
+    if storage.exists(path) and not resume:
+        raise InputError([f"{source}: name: experiment {spec.name!r} already exists at {path}; "
+                          f"continue it with `{resume_hint(path, conn.address)}` or pick another --name"])
+    if storage.exists(path) and restorable(path):
+        saved = load_saved_spec(path)
+        ignored = _ignored_changes(saved, spec) + (["--warm-start"] if warm else [])
+        if ignored:
+            print(f"{source}: resuming {path} exactly as it was saved; ignored: {'; '.join(ignored)}", flush=True)
+        return resume_experiment(path, saved, path, conn, restart_errored=False)
+    if storage.exists(path):
+        if not storage.exists(storage.join(path, SPEC_FILE)):
+            raise InputError([f"{source}: name: {path} exists and is not a raytune-app experiment; "
+                              f"pick another --name or --storage"])
+        moved = set_aside_partial_start(path)
+        print(f"{path}: its run was stopped before Ray saved any state: starting it afresh"
+              + (f" ({', '.join(moved)} kept in {storage.join(path, 'abandoned')})" if moved else ""), flush=True)
+    if warm and spec.search.name != "hyperopt":
+        raise InputError([f"{source}: search: a warm start needs `search: hyperopt` "
+                          f"(random and grid search do not learn from earlier trials)"])
+    history = None
+    if warm:
+        from raytune_app.run.warm_start import load_history
+
+        history = load_history(warm, spec.params, spec.metric, source)
+        spec = spec.model_copy(update={"warm_start": WarmStartSpec(
+            sources=list(history.sources), points=len(history.points), skipped=history.skipped)})
+    prepared = prepare_while_ray_starts(spec, source)
+    problem = storage.check_writable(spec.storage)
+    if problem:
+        raise InputError([f"{source}: storage: {problem}"])
+    print(f"{spec.name}: {describe(spec)}", flush=True)
+    if history is not None:
+        print(f"warm start: {len(history.points)} earlier trial(s) from {len(warm)} experiment(s)"
+              f"{f', {history.skipped} outside the new space skipped' if history.skipped else ''}", flush=True)
+    capacity = _connect(spec, source, conn)
+    dataset = prepared.result()
+    from raytune_app.run.tuner import build_tuner
+
+    save_spec(spec)
+    record_start(path)
+    tuner = build_tuner(spec, dataset, spec.max_concurrent or capacity, history)
+    return run(tuner, spec, dataset, path, conn)
+
+
+def resume_experiment(path: str, spec: ExperimentSpec, source: str, conn: Connection, restart_errored: bool) -> int:
+    """Continue the experiment at `path` as it was saved."""
+    from raytune_app.results.wall_time import record_start
+    from raytune_app.run.restore import restorable
+
+    if not restorable(path):
+        raise RunFailed(f"{path}: Ray saved no state for this experiment yet (its first run was stopped during "
+                        f"start-up); start it again with `raytune-app tune FILE --resume`")
+    prepared = prepare_while_ray_starts(spec, source)
+    _connect(spec, source, conn)
+    dataset = prepared.result()
+    from raytune_app.run.tuner import restore_tuner
+
+    record_start(path)
+    return run(restore_tuner(path, spec, dataset, restart_errored), spec, dataset, path, conn)
+
+
+def extend(path: str, shown_as: str, num_samples: int, name: str | None, conn: Connection) -> int:
+    """N more trials for a finished experiment: a new experiment beside it, warm-started from it."""
+    from raytune_app.spec.saved import load_saved_spec
+
+    old = load_saved_spec(path)
+    parent, old_name = path.rsplit("/", 1)
+    name = name or next(f"{old_name}-ext{k}" for k in range(1, 1000)
+                        if not storage.exists(storage.join(parent, f"{old_name}-ext{k}")))
+    spec = old.model_copy(update={"name": name, "num_samples": num_samples, "storage": parent,
+                                  "extends": path, "warm_start": None})
+    return start(spec, shown_as, conn, [path], resume=False)

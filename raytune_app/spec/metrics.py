@@ -1,0 +1,40 @@
+"""What the built-in trainer reports, and the one place that knows which way a metric is better.
+
+Free of Ray, PyTorch and NumPy: the experiment file is checked against it before anything starts.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+# per-epoch metrics of the built-in trainer, by task
+METRICS = {
+    "classification": ("val_accuracy", "val_loss", "train_loss"),
+    "regression": ("val_rmse", "val_loss", "train_loss"),
+}
+# the best checkpoint's score on the held-out split, by task
+TEST_METRIC = {"classification": "test_accuracy", "regression": "test_rmse"}
+# what a task's model is scored by on new data (evaluate, the held-out test)
+SCORE = {"classification": "accuracy", "regression": "rmse"}
+
+
+def direction(metric: str) -> str:
+    """'max' for accuracies (and other scores that grow: auc, f1, r2), 'min' for losses, errors and times."""
+    name = metric.rsplit("/", 1)[-1].lower()
+    return "max" if name.endswith(("accuracy", "acc", "auc", "f1", "r2", "precision", "recall", "reward")) else "min"
+
+
+def sign(mode: str) -> int:
+    """+1 when larger is better: `sign(mode) * value` is a key where larger always wins."""
+    return 1 if mode == "max" else -1
+
+
+def worst_value(metric: str) -> float:
+    """What a diverged trial reports for `metric`: the worst value it can take."""
+    return 0.0 if direction(metric) == "max" else math.inf
+
+
+def finite(value: Any) -> bool:
+    """A usable metric value: a real, finite number (not a bool, None, NaN or infinity)."""
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)

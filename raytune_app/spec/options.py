@@ -1,0 +1,53 @@
+"""What each scheduler and searcher of the experiment file accepts, and the defaults tied to the budget.
+
+Validation reads these tables instead of importing Ray (`validate` and `report` stay quick); a test
+checks them against the signatures of Ray's own classes, so they cannot drift from the Ray we install.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+# options of Ray's classes that an experiment file may set, by our name
+SCHEDULER_OPTIONS = {
+    "asha": ("time_attr", "max_t", "grace_period", "reduction_factor", "brackets", "stop_last_trials"),
+    "hyperband": ("time_attr", "max_t", "reduction_factor", "stop_last_trials"),
+    "median": ("time_attr", "grace_period", "min_samples_required", "min_time_slice", "hard_stop"),
+    "pbt": ("time_attr", "perturbation_interval", "burn_in_period", "hyperparam_mutations", "quantile_fraction",
+            "resample_probability", "perturbation_factors", "log_config", "require_attrs", "synch"),
+    "fifo": (),
+}
+SEARCHER_OPTIONS = {
+    "hyperopt": ("points_to_evaluate", "n_initial_points", "gamma"),
+    "random": ("points_to_evaluate", "constant_grid_search"),
+    "grid": ("points_to_evaluate", "constant_grid_search"),
+}
+# options of Ray's classes that raytune-app sets itself, and the key of the file that sets them
+RESERVED = {
+    "space": "space", "random_state_seed": "seed", "random_state": "seed", "max_concurrent": "max_concurrent",
+    "metric": "metric", "mode": "mode", "custom_explore_fn": "(a Python function: not from a file)",
+}
+# what PBT may change in a running trial: nothing that changes the weights' shapes
+PBT_MUTABLE = ("lr", "weight_decay", "momentum", "dropout", "batch_size")
+
+
+def scheduler_kwargs(spec) -> dict[str, Any]:
+    """Defaults tied to the experiment's budget, overridden by the file's options."""
+    name = spec.scheduler.name
+    defaults: dict[str, Any] = {"time_attr": "training_iteration"}
+    if name == "asha":
+        defaults |= {"max_t": spec.max_epochs, "grace_period": 1, "reduction_factor": 3}
+    elif name == "hyperband":
+        defaults |= {"max_t": spec.max_epochs, "reduction_factor": 3}
+    elif name == "median":
+        defaults |= {"grace_period": 1, "min_samples_required": 3}
+    elif name == "pbt":
+        defaults |= {"perturbation_interval": 2 * spec.checkpoint_every}
+    else:
+        defaults = {}
+    return defaults | dict(spec.scheduler.options)
+
+
+def pbt_mutations(spec) -> dict[str, Any]:
+    """PBT's hyperparam_mutations: the sampled, shape-preserving hyperparameters of the space (as Params)."""
+    return {n: p for n, p in spec.params.items() if n in PBT_MUTABLE and p.kind != "constant"}

@@ -1,0 +1,112 @@
+"""The one rule for best, the one status classification, and checkpoint retention, on synthetic folders."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import pytest
+
+from raytune_app.results.best import best_epoch, rank, ranked_checkpoints
+from raytune_app.results.reader import load_experiment
+from raytune_app.results.retention import prune
+from raytune_app.results.status import classify
+from raytune_app.spec.names import SPEC_FILE
+
+
+def rows(values, checkpointed=None, diverged=(), tag=1):
+    """result.json rows: epoch i+1 reports values[i]; checkpointed: epochs with a checkpoint (default all)."""
+    out = []
+    for i, v in enumerate(values, 1):
+        row = {"epoch": i, "training_iteration": i, "val_accuracy": v, "diverged": i in diverged,
+               "experiment_tag": f"{tag}_lr=0.1", "trial_id": f"t{tag}", "timestamp": 1000 + i}
+        if checkpointed is None or i in checkpointed:
+            row["checkpoint_dir_name"] = f"checkpoint_{i - 1:06d}"
+        out.append(row)
+    return out
+
+
+def test_ties_go_to_the_later_epoch_and_that_checkpoint_ranks_first():
+    history = rows([0.5, 0.9, 0.7, 0.9, 0.6])
+    assert best_epoch(history, "val_accuracy", "max")["epoch"] == 4
+    assert ranked_checkpoints(history, "val_accuracy", "max")[:2] == ["checkpoint_000003", "checkpoint_000001"]
+    assert best_epoch(history, "val_accuracy", "min")["epoch"] == 1
+
+
+def test_only_checkpointed_epochs_count_when_checkpoints_are_saved():
+    history = rows([0.5, 0.95, 0.7, 0.8], checkpointed={2 * k for k in range(1, 3)} - {2})  # only epoch 4
+    assert best_epoch(history, "val_accuracy", "max")["epoch"] == 4
+    assert best_epoch(history, "val_accuracy", "max", checkpointed_only=False)["epoch"] == 2
+
+
+def test_diverged_and_non_finite_epochs_are_never_best():
+    history = rows([0.3, math.nan, math.inf, 0.0], diverged={4})
+    assert best_epoch(history, "val_accuracy", "max")["epoch"] == 1
+    assert best_epoch(rows([0.0], diverged={1}), "val_accuracy", "max") is None
+
+
+def test_ranking_breaks_ties_by_the_given_order_and_puts_missing_values_last():
+    assert rank(["a", "b", "c", "d"], {"a": 0.5, "b": None, "c": 0.9, "d": 0.9}.get, "max") == ["c", "d", "a", "b"]
+    assert rank(["a", "b", "c"], {"a": 2.0, "b": 1.0, "c": 1.0}.get, "min") == ["b", "c", "a"]
+
+
+@pytest.mark.parametrize("last, ray, kw, expected", [
+    ({"epoch": 3}, "TERMINATED", {}, "completed"),
+    ({"epoch": 1}, "TERMINATED", {}, "early_stopped"),
+    ({"epoch": 1}, "TERMINATED", {"budget_cut": True}, "time_budget"),
+    ({"epoch": 2, "diverged": True}, "TERMINATED", {}, "diverged"),
+    ({"epoch": 2}, "ERROR", {}, "error"),
+    ({"epoch": 2}, "RUNNING", {}, "unfinished"),
+    ({"epoch": 2}, "RUNNING", {"live": True}, "running"),
+    (None, "PENDING", {}, "not_started"),
+    ({"epoch": 1}, None, {}, "unknown"),
+    ({"epoch": 1, "done": True}, None, {}, "early_stopped"),
+])
+def test_statuses(last, ray, kw, expected):
+    assert classify(last, ray, 3, **kw) == expected
+
+
+def make_experiment(tmp_path: Path, trials: dict[str, list[dict]], metric="val_accuracy", mode="max") -> Path:
+    exp = tmp_path / "exp"
+    exp.mkdir()
+    (exp / SPEC_FILE).write_text(json.dumps({"name": "exp", "metric": metric, "mode": mode, "max_epochs": 5}))
+    for tid, history in trials.items():
+        folder = exp / f"trial_{tid}"
+        folder.mkdir()
+        (folder / "result.json").write_text("".join(json.dumps({**r, "trial_id": tid}) + "\n" for r in history))
+        for r in history:
+            if r.get("checkpoint_dir_name"):
+                (folder / r["checkpoint_dir_name"]).mkdir()
+    return exp
+
+
+def test_prune_keeps_the_best_by_the_rule_and_the_latest(tmp_path):
+    exp = make_experiment(tmp_path, {"a": rows([0.5, 0.9, 0.7, 0.9, 0.6])})
+    deleted = prune(str(exp), "val_accuracy", "max", keep=1)
+    kept = sorted(p.name for p in (exp / "trial_a").glob("checkpoint_*"))
+    assert kept == ["checkpoint_000003", "checkpoint_000004"]  # the best (a tie: the later) and the latest
+    assert len(deleted) == 3
+    e = load_experiment(exp, ray_states={})
+    assert e.best_epoch(e.trials[0])["checkpoint_dir_name"] == "checkpoint_000003"
+
+
+def test_prune_keeps_everything_when_results_cannot_be_read(tmp_path):
+    exp = make_experiment(tmp_path, {"a": rows([0.5, 0.9, 0.7])})
+    (exp / "trial_a" / "result.json").write_bytes(b"\xff\xfe\x00 not text")  # unreadable: in doubt, keep
+    assert prune(str(exp), "val_accuracy", "max", keep=1) == []
+    assert len(list((exp / "trial_a").glob("checkpoint_*"))) == 3
+
+
+def test_prune_keeps_checkpoints_of_a_trial_without_results(tmp_path):
+    exp = make_experiment(tmp_path, {"a": rows([0.5, 0.9, 0.7])})
+    (exp / "trial_a" / "result.json").unlink()
+    assert prune(str(exp), "val_accuracy", "max", keep=1) == []
+
+
+def test_the_best_trial_is_the_first_proposed_among_ties_and_reports_rank_it_first(tmp_path):
+    exp = make_experiment(tmp_path, {"zz": rows([0.8, 0.9], tag=1), "aa": rows([0.9, 0.7], tag=2),
+                                     "mm": rows([0.95], checkpointed=set(), tag=3)})
+    e = load_experiment(exp, ray_states={})
+    assert [t.trial_id for t in e.ranked()] == ["zz", "aa", "mm"]  # mm's 0.95 has no checkpoint
+    assert e.best_trial.trial_id == "zz"
