@@ -102,8 +102,9 @@ def test_bad_flag_value_is_a_usage_error(tmp_path):
 
 
 @pytest.mark.parametrize("flags, message", [
-    (["--gpus-per-trial", "0.5"], "resources.gpus_per_trial: 0.5 GPUs per trial, but the Ray cluster has no GPUs"),
-    (["--cpus-per-trial", "64"], "resources.cpus_per_trial: 64.0 CPUs per trial, but no node"),
+    (["--gpus-per-trial", "2"], "resources.gpus_per_trial: 2 GPUs per trial, but no node of the Ray cluster "
+                                "offers that many (largest: 1)"),
+    (["--cpus-per-trial", "64"], "resources.cpus_per_trial: 64 CPUs per trial, but no node"),
 ])
 def test_resources_no_node_can_offer_are_refused_not_left_pending(ray_address, tmp_path, flags, message):
     path = write_experiment(tmp_path / "exp.yaml")

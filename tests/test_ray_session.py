@@ -4,7 +4,7 @@ import pytest
 import yaml
 
 from raytune_app.errors import InputError
-from raytune_app.cluster.ray_session import autoscaler_nodes, capacity
+from raytune_app.cluster.ray_session import autoscaler_node_types, capacity, reachable_nodes
 
 from conftest import REPO
 
@@ -19,15 +19,30 @@ def test_capacity_counts_trials_that_fit_per_node():
         capacity([{"CPU": 4}], 1, 1, "f")
 
 
+def test_short_gpus_are_named_not_cpus():
+    with pytest.raises(InputError, match="gpus_per_trial: 2 GPUs per trial, but no node .* offers that many"
+                                         r" \(largest: 1\)"):
+        capacity([{"CPU": 8, "GPU": 1}], 1, 2, "f")
+    with pytest.raises(InputError, match="4 CPUs and 1 GPUs per trial, but no node .* offers both"):
+        capacity([{"CPU": 8}, {"CPU": 2, "GPU": 1}], 4, 1, "f")
+
+
+def test_live_workers_of_an_autoscaled_type_are_not_counted_twice():
+    types = [({"CPU": 4, "GPU": 1}, 2), ({"CPU": 8}, 1)]
+    live = [{"CPU": 2}, {"CPU": 4, "GPU": 1}, {"CPU": 4, "GPU": 1}]  # head and both GPU workers already up
+    assert sorted(map(str, reachable_nodes(live, types))) == sorted(map(str, live + [{"CPU": 8}]))
+    assert capacity(reachable_nodes(live, types), 1, 1, "f") == 2  # not 4
+
+
 def test_node_types_of_a_ray_up_cluster_count_even_when_scaled_to_zero(tmp_path):
     config = yaml.safe_load((REPO / "cluster" / "aws.yaml").read_text())
     path = tmp_path / "ray_bootstrap_config.yaml"
     path.write_text(yaml.safe_dump(config))
-    added = autoscaler_nodes(str(path))
+    head_only = [config["available_node_types"][config["head_node_type"]]["resources"]]
+    added = reachable_nodes(head_only, autoscaler_node_types(str(path)))[1:]
     workers = {k: v for k, v in config["available_node_types"].items() if k != config["head_node_type"]}
     assert len(added) == sum(t["max_workers"] for t in workers.values())
-    head_only = [config["available_node_types"][config["head_node_type"]]["resources"]]
     with pytest.raises(InputError):
         capacity(head_only, 1, 0.25, "f")  # a CPU-only head: no GPU yet ...
     assert capacity(head_only + added, 1, 0.25, "f") > 0  # ... but the GPU workers may come
-    assert autoscaler_nodes(str(tmp_path / "missing.yaml")) == []
+    assert autoscaler_node_types(str(tmp_path / "missing.yaml")) == []

@@ -17,7 +17,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from raytune_app.errors import InputError
+from raytune_app.errors import InputError, RunFailed
 
 ROOT = Path(os.environ.get("RAYTUNE_APP_LOCAL_CLUSTER_DIR") or Path(tempfile.gettempdir()) / "raytune-local")
 STATE = ROOT / "cluster.json"
@@ -33,7 +33,9 @@ def _ray(*args: str) -> None:
     ray = str(Path(sys.executable).with_name("ray"))
     done = subprocess.run([ray, *args], env=_ray_env(), capture_output=True, text=True, timeout=180)
     if done.returncode != 0:
-        raise RuntimeError(f"ray {args[0]} failed:\n{done.stdout[-2000:]}{done.stderr[-2000:]}")
+        last = (done.stderr.strip() or done.stdout.strip() or "no output").splitlines()[-1]
+        raise RunFailed(f"cluster-local: `ray {args[0]}` failed (exit {done.returncode}): {last}; "
+                        f"its logs are under {ROOT}; stop what started with `raytune-app cluster-local down`")
 
 
 def _processes() -> dict[int, tuple[int, bytes]]:
@@ -57,11 +59,15 @@ def _free_port() -> int:
         return sock.getsockname()[1]
 
 
-def _pids_of(temp_dir: Path) -> list[int]:
-    """Ray processes of one node: those naming its temp dir, and their children (the workers)."""
+def pids_of(temp_dir: Path, gcs_port: int | None = None) -> list[int]:
+    """Ray processes of one node: those naming its temp dir, and their children (the workers). The head's
+    Ray client server names neither: it is found by the GCS address it serves (`gcs_port`)."""
     procs = _processes()
     needle = str(temp_dir).encode()
-    pids = {pid for pid, (_, cmd) in procs.items() if needle in cmd and pid != os.getpid()}
+    client = b"ray.util.client.server"
+    gcs = f":{gcs_port}\0".encode() if gcs_port else None
+    pids = {pid for pid, (_, cmd) in procs.items() if pid != os.getpid() and (
+        needle in cmd or (gcs is not None and client in cmd and gcs in cmd))}
     grown = True
     while grown:
         children = {pid for pid, (ppid, _) in procs.items() if ppid in pids} - pids
@@ -70,9 +76,10 @@ def _pids_of(temp_dir: Path) -> list[int]:
     return sorted(pids)
 
 
-def kill_node(temp_dir: str | Path, sig: int = signal.SIGKILL) -> int:
-    """Stop one node's Ray processes (its workers exit with its raylet); returns how many."""
-    pids = _pids_of(Path(temp_dir))
+def kill_node(temp_dir: str | Path, sig: int = signal.SIGKILL, gcs_port: int | None = None) -> int:
+    """Stop one node's Ray processes (its workers exit with its raylet; with `gcs_port`, the head's client
+    server too); returns how many."""
+    pids = pids_of(Path(temp_dir), gcs_port)
     for pid in pids:
         try:
             os.kill(pid, sig)
@@ -90,7 +97,7 @@ def up(nodes: int, cpus_per_node: float, port: int, dashboard_port: int) -> dict
     if nodes < 1 or nodes > 250:
         raise InputError([f"--nodes: must be between 1 and 250, got {nodes}"])
     state = read_state()
-    if state and _pids_of(Path(state["nodes"][0]["temp_dir"])):
+    if state and pids_of(Path(state["nodes"][0]["temp_dir"])):
         raise InputError([f"cluster-local: a cluster is already up at {state['address']}; "
                           "`raytune-app cluster-local down` first"])
     ROOT.mkdir(parents=True, exist_ok=True)
@@ -104,6 +111,7 @@ def up(nodes: int, cpus_per_node: float, port: int, dashboard_port: int) -> dict
                   "--disable-usage-stats"]
         if i == 1:
             _ray("start", "--head", f"--port={port}", "--dashboard-host=127.0.0.1",
+                 f"--ray-client-server-port={_free_port()}",
                  f"--dashboard-port={dashboard_port}", *common)
         else:
             _ray("start", f"--address={address}", *common)
@@ -124,7 +132,8 @@ def _wait_for_http(url: str, timeout: float = 60) -> None:
                 return
         except OSError:
             if time.time() > deadline:
-                raise RuntimeError(f"Ray's dashboard did not come up at {url}") from None
+                raise RunFailed(f"cluster-local: Ray's dashboard did not come up at {url} within {timeout:g} s; "
+                                "stop the cluster with `raytune-app cluster-local down`") from None
             time.sleep(0.5)
 
 
@@ -133,12 +142,13 @@ def down() -> int:
     state = read_state()
     if not state:
         return 0
+    port = int(state["address"].rsplit(":", 1)[1])
     for node in reversed(state["nodes"]):
-        kill_node(node["temp_dir"], signal.SIGTERM)
+        kill_node(node["temp_dir"], signal.SIGTERM, port)
     deadline = time.time() + 10
-    while time.time() < deadline and any(_pids_of(Path(n["temp_dir"])) for n in state["nodes"]):
+    while time.time() < deadline and any(pids_of(Path(n["temp_dir"]), port) for n in state["nodes"]):
         time.sleep(0.2)
     for node in state["nodes"]:
-        kill_node(node["temp_dir"])
+        kill_node(node["temp_dir"], gcs_port=port)
     STATE.unlink()
     return len(state["nodes"])

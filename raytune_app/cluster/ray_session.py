@@ -30,8 +30,8 @@ def leave() -> None:
 AUTOSCALER_CONFIG = "~/ray_bootstrap_config.yaml"  # where `ray up` leaves the config on the head node
 
 
-def autoscaler_nodes(config_path: str = AUTOSCALER_CONFIG) -> list[dict]:
-    """Resources of the nodes an autoscaler may still add (each worker type x its max_workers)."""
+def autoscaler_node_types(config_path: str = AUTOSCALER_CONFIG) -> list[tuple[dict, int]]:
+    """(resources, max_workers) of each worker type a `ray up` autoscaler may start ([] without one)."""
     path = Path(config_path).expanduser()
     if not path.is_file():
         return []
@@ -42,20 +42,42 @@ def autoscaler_nodes(config_path: str = AUTOSCALER_CONFIG) -> list[dict]:
     except (OSError, yaml.YAMLError):
         return []
     head = config.get("head_node_type")
-    return [dict(t.get("resources") or {}) for name, t in (config.get("available_node_types") or {}).items()
-            if name != head for _ in range(int(t.get("max_workers", 0) or 0))]
+    return [(dict(t.get("resources") or {}), int(t.get("max_workers", 0) or 0))
+            for name, t in (config.get("available_node_types") or {}).items() if name != head]
+
+
+def _matches(node: dict, resources: dict) -> bool:
+    return all(node.get(k, 0) == v for k, v in resources.items() if k in ("CPU", "GPU"))
+
+
+def reachable_nodes(live: list[dict], node_types: list[tuple[dict, int]]) -> list[dict]:
+    """The live nodes plus the workers an autoscaler may still add: for each worker type, up to its
+    max_workers counting the live nodes of that type already (not on top of them)."""
+    nodes = list(live)
+    for resources, max_workers in node_types:
+        running = sum(1 for n in live if _matches(n, resources))
+        nodes += [dict(resources)] * max(0, max_workers - running)
+    return nodes
 
 
 def capacity(nodes: list[dict], cpus_per_trial: float, gpus_per_trial: float, source: str) -> int:
-    """How many trials fit at once on `nodes` (resource dicts); InputError when none fits anywhere."""
+    """How many trials fit at once on `nodes` (resource dicts); InputError naming the short resource
+    when none fits anywhere."""
     if gpus_per_trial > 0 and not any(r.get("GPU", 0) > 0 for r in nodes):
-        raise InputError([f"{source}: resources.gpus_per_trial: {gpus_per_trial} GPUs per trial, "
+        raise InputError([f"{source}: resources.gpus_per_trial: {gpus_per_trial:g} GPUs per trial, "
                           "but the Ray cluster has no GPUs (use --gpus-per-trial 0)"])
     fits = [r for r in nodes if r.get("CPU", 0) >= cpus_per_trial and r.get("GPU", 0) >= gpus_per_trial]
     if not fits:
-        most = max((r.get("CPU", 0) for r in nodes), default=0)
-        raise InputError([f"{source}: resources.cpus_per_trial: {cpus_per_trial} CPUs per trial, "
-                          f"but no node of the Ray cluster offers that many (largest: {most:g})"])
+        gpus = max((r.get("GPU", 0) for r in nodes), default=0)
+        cpus = max((r.get("CPU", 0) for r in nodes), default=0)
+        if gpus < gpus_per_trial:
+            raise InputError([f"{source}: resources.gpus_per_trial: {gpus_per_trial:g} GPUs per trial, "
+                              f"but no node of the Ray cluster offers that many (largest: {gpus:g})"])
+        if cpus < cpus_per_trial:
+            raise InputError([f"{source}: resources.cpus_per_trial: {cpus_per_trial:g} CPUs per trial, "
+                              f"but no node of the Ray cluster offers that many (largest: {cpus:g})"])
+        raise InputError([f"{source}: resources: {cpus_per_trial:g} CPUs and {gpus_per_trial:g} GPUs per trial, "
+                          "but no node of the Ray cluster offers both at once"])
     total = 0
     for r in fits:
         per_node = int(r.get("CPU", 0) // cpus_per_trial)
@@ -68,8 +90,8 @@ def capacity(nodes: list[dict], cpus_per_trial: float, gpus_per_trial: float, so
 def trial_capacity(cpus_per_trial: float, gpus_per_trial: float, source: str) -> int:
     """Trials that fit at once on the live nodes plus those an autoscaler may add (`ray up` clusters),
     so a GPU worker type scaled to zero still counts."""
-    nodes = [n["Resources"] for n in ray.nodes() if n.get("Alive")] + autoscaler_nodes()
-    return capacity(nodes, cpus_per_trial, gpus_per_trial, source)
+    live = [n["Resources"] for n in ray.nodes() if n.get("Alive")]
+    return capacity(reachable_nodes(live, autoscaler_node_types()), cpus_per_trial, gpus_per_trial, source)
 
 
 @ray.remote(num_cpus=0)

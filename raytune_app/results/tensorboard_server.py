@@ -12,10 +12,12 @@ from raytune_app.spec.names import SPEC_FILE
 
 def check_logdir(path: str) -> Path:
     """The folder to serve: an experiment folder, or a folder whose subfolders are experiments."""
-    folder = Path(path).expanduser()
-    if folder.is_dir() and ((folder / SPEC_FILE).is_file() or any(
-            (child / SPEC_FILE).is_file() for child in folder.iterdir() if child.is_dir())):
-        return folder.resolve()
+    from raytune_app.results.reader import is_experiment
+
+    folder = Path(path).expanduser().resolve()
+    if folder.is_dir() and (is_experiment(str(folder)) or any(
+            is_experiment(str(child)) for child in folder.iterdir() if child.is_dir())):
+        return folder
     raise InputError([f"{path}: not a raytune-app experiment folder (no {SPEC_FILE}) "
                       f"nor a folder of experiments"])
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import logging
 import math
+import os
 import tempfile
 import time
 import warnings
@@ -56,7 +57,12 @@ def train_trial(config: dict, data: Dataset, settings: TrialSettings) -> None:
     # one "Checkpoint successfully created" line per epoch and trial would drown the driver's output
     logging.getLogger("ray.train._internal.storage").setLevel(logging.WARNING)
     torch.set_num_threads(max(1, int(settings.cpus_per_trial)))
-    use_cuda = settings.gpus_per_trial > 0 and torch.cuda.is_available()
+    use_cuda = settings.gpus_per_trial > 0
+    if use_cuda and not torch.cuda.is_available():  # never train on the CPU while holding a GPU
+        raise RuntimeError(f"the trial asked for {settings.gpus_per_trial:g} GPU(s) but PyTorch on this worker "
+                           f"({os.uname().nodename}) sees no CUDA device (torch {torch.__version__}, "
+                           f"CUDA_VISIBLE_DEVICES={os.environ.get('CUDA_VISIBLE_DEVICES')!r}); install a CUDA build "
+                           "of PyTorch there, or run with --gpus-per-trial 0")
     device = torch.device("cuda" if use_cuda else "cpu")
     hp = Hyperparams.from_config(config)
     seed = trial_seed(config, settings.seed)
