@@ -57,6 +57,15 @@ CASES = [
     ({"data": {"dataset": "bad.npz"}, "_make": bad_npz("mismatch")}, "data.dataset: "),
     ({"data": {"dataset": "bad.npz"}, "_make": bad_npz("nan")}, "contain NaN values"),
     ({"data": {"dataset": "bad.csv"}, "_make": no_label_csv}, "data.dataset: "),
+    # options raytune-app sets itself: Ray would crash on them after starting
+    ({"search": {"name": "hyperopt", "random_state_seed": 3}},
+     "search.random_state_seed: set by raytune-app from `seed`"),
+    ({"search": {"name": "hyperopt", "space": {}}}, "search.space: set by raytune-app from `space`"),
+    ({"search": {"name": "random", "random_state": 3}}, "search.random_state: set by raytune-app from `seed`"),
+    ({"search": {"name": "random", "max_concurrent": 2}},
+     "search.max_concurrent: set by raytune-app from `max_concurrent`"),
+    ({"search": {"name": "random", "n_initial_points": 2}},
+     "search.n_initial_points: not an option of random"),
 ]
 
 

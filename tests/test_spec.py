@@ -93,3 +93,19 @@ def test_tune_with_bad_input_exits_2_before_ray_starts(tmp_path):
 def test_missing_file_is_bad_input(tmp_path):
     out = run_cli("tune", tmp_path / "nope.yaml")
     assert out.returncode == 2 and "nope.yaml: cannot read" in out.stderr
+
+
+def test_option_tables_match_the_signatures_of_rays_classes():
+    """Validation reads spec/options.py instead of importing Ray; it must not drift from the Ray we install."""
+    import inspect
+
+    from raytune_app.run.schedulers import scheduler_class
+    from raytune_app.run.searchers import searcher_class
+    from raytune_app.spec.options import RESERVED, SCHEDULER_OPTIONS, SEARCHER_OPTIONS
+
+    for name, allowed in SCHEDULER_OPTIONS.items():
+        params = set(inspect.signature(scheduler_class(name)).parameters) - {"self", "metric", "mode"}
+        assert set(allowed) == params - set(RESERVED), name
+    for name, allowed in SEARCHER_OPTIONS.items():
+        params = set(inspect.signature(searcher_class(name)).parameters) - {"self", "metric", "mode"}
+        assert set(allowed) == params - set(RESERVED), name
