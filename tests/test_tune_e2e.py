@@ -236,11 +236,14 @@ def test_time_budget_ends_the_search_early(ray_address, tmp_path):
                             search="random", data={"dataset": "synthetic", "n_samples": 3000, "n_features": 64},
                             space={"lr": {"loguniform": [1e-3, 1e-2]}, "batch_size": 16})
     started = time.time()
-    out = run_cli("tune", spec, "--storage", tmp_path / "runs", "--address", ray_address, "--time-budget", "10")
+    out = run_cli("tune", spec, "--storage", tmp_path / "runs", "--address", ray_address, "--time-budget", "12")
     assert out.returncode == 0, out.stderr[-3000:]
     assert time.time() - started < 60
     summary = json.loads((tmp_path / "runs" / "budget" / "summary.json").read_text())
     assert summary["total_epochs"] < 200 * 30 and summary["best"] is not None
+    # FIFO stops no one early: every unfinished trial was cut off by the budget, and says so
+    assert summary["trials_by_status"].get("time_budget", 0) >= 1, summary["trials_by_status"]
+    assert set(summary["trials_by_status"]) <= {"completed", "time_budget", "not_started"}
 
 
 # synchronous HyperBand is left out: Ray's HyperBandScheduler at times leaves trials PAUSED for ever when a

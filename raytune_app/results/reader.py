@@ -23,7 +23,7 @@ import pandas as pd
 from raytune_app import storage
 from raytune_app.errors import InputError
 from raytune_app.results import best as best_rule
-from raytune_app.results.status import classify
+from raytune_app.results.status import BUDGET_MARKER, classify
 from raytune_app.spec.metrics import TEST_METRIC, direction
 from raytune_app.spec.names import SPEC_FILE
 
@@ -234,7 +234,7 @@ def resolve(path: str | Any) -> str:
 
 
 def load_experiment(path: str | Any, ray_states: Mapping[str, RayTrial] | None = None,
-                    budget_cut: Iterable[str] = (), use_summary: bool = True) -> Experiment:
+                    use_summary: bool = True) -> Experiment:
     """Read an experiment folder; InputError naming the path when it is not one.
 
     Statuses come from, in this order: `ray_states` (the driver, just after a run), our trials.csv
@@ -260,7 +260,6 @@ def load_experiment(path: str | Any, ray_states: Mapping[str, RayTrial] | None =
         given = {tid: RayTrial(str(status), {}, i) for i, (tid, status) in enumerate(listed)}
     else:
         given = dict(ray_states or {})
-    budget_cut = set(budget_cut)
     trials = []
     for tid in list(found) + [t for t in given if t not in found]:
         config, rows, order, folder = found.get(tid, ({}, [], None, None))
@@ -271,8 +270,9 @@ def load_experiment(path: str | Any, ray_states: Mapping[str, RayTrial] | None =
         if table is not None:
             status = state.status if state else "unknown"
         else:
+            cut = folder is not None and storage.exists(storage.join(folder, BUDGET_MARKER))
             status = classify(rows[-1] if rows else None, state.status if state else None, int(spec["max_epochs"]),
-                              budget_cut=tid in budget_cut, live=live)
+                              budget_cut=cut, live=live)
         trials.append(Trial(tid, status, config, rows, folder, order))
     trials.sort(key=lambda t: (t.order is None, t.order if t.order is not None else 0, t.trial_id))
     return Experiment(name=(summary or {}).get("experiment") or spec.get("name") or path.rsplit("/", 1)[-1],

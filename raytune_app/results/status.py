@@ -18,6 +18,7 @@ from typing import Any, Mapping
 STATUSES = ("completed", "early_stopped", "time_budget", "diverged", "error", "unfinished", "running",
             "not_started", "unknown")
 LIVE = ("PENDING", "RUNNING", "PAUSED")  # Ray's statuses of a trial that is not done
+BUDGET_MARKER = "raytune_app_time_budget.json"  # in a trial's folder: --time-budget stopped it (run/budget.py)
 
 
 def classify(last: Mapping[str, Any] | None, ray_status: str | None, max_epochs: int, *,

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from raytune_app import storage
-from raytune_app.errors import InputError, RunFailed
+from raytune_app.errors import InputError
 from raytune_app.spec.load import ExperimentSpec, WarmStartSpec
 
 EXIT_OK, EXIT_FAILED, EXIT_INTERRUPTED = 0, 1, 130
@@ -165,28 +165,42 @@ def _connect(spec: ExperimentSpec, source: str, conn: Connection) -> int:
 
 def start(spec: ExperimentSpec, source: str, conn: Connection, warm: list[str], resume: bool) -> int:
     """Check, connect, then run a fresh experiment (or continue an existing one with `resume`)."""
-    from raytune_app.results.wall_time import record_start
-    from raytune_app.run.restore import restorable, set_aside_partial_start
     from raytune_app.spec.names import SPEC_FILE
-    from raytune_app.spec.saved import experiment_path, load_saved_spec, save_spec
+    from raytune_app.spec.saved import experiment_path, load_saved_spec
 
     path = experiment_path(spec)
-    if storage.exists(path) and not resume:
+    exists = storage.exists(path)
+    if exists and not resume:
         raise InputError([f"{source}: name: experiment {spec.name!r} already exists at {path}; "
                           f"continue it with `{resume_hint(path, conn.address)}` or pick another --name"])
-    if storage.exists(path) and restorable(path):
+    if exists and not storage.exists(storage.join(path, SPEC_FILE)):
+        raise InputError([f"{source}: name: {path} exists and is not a raytune-app experiment; "
+                          f"pick another --name or --storage"])
+    if exists and _state(path) == "restorable":
         saved = load_saved_spec(path)
         ignored = _ignored_changes(saved, spec) + (["--warm-start"] if warm else [])
         if ignored:
             print(f"{source}: resuming {path} exactly as it was saved; ignored: {'; '.join(ignored)}", flush=True)
         return resume_experiment(path, saved, path, conn, restart_errored=False)
-    if storage.exists(path):
-        if not storage.exists(storage.join(path, SPEC_FILE)):
-            raise InputError([f"{source}: name: {path} exists and is not a raytune-app experiment; "
-                              f"pick another --name or --storage"])
-        moved = set_aside_partial_start(path)
-        print(f"{path}: its run was stopped before Ray saved any state: starting it afresh"
-              + (f" ({', '.join(moved)} kept in {storage.join(path, 'abandoned')})" if moved else ""), flush=True)
+    return _fresh(spec, source, conn, path, warm)
+
+
+def _state(path: str) -> str:
+    """The folder's restore state; InputError when trials ran but Ray's state cannot be read."""
+    from raytune_app.run.restore import folder_state, no_state_problem
+
+    state = folder_state(path)
+    if state == "no_state":
+        raise InputError([no_state_problem(path)])
+    return state
+
+
+def _fresh(spec: ExperimentSpec, source: str, conn: Connection, path: str, warm: list[str]) -> int:
+    """A new run of the experiment at `path`; what a start-up that was stopped left there is set aside."""
+    from raytune_app.results.wall_time import record_start
+    from raytune_app.run.restore import ABANDONED, set_aside_partial_start
+    from raytune_app.spec.saved import save_spec
+
     if warm and spec.search.name != "hyperopt":
         raise InputError([f"{source}: search: a warm start needs `search: hyperopt` "
                           f"(random and grid search do not learn from earlier trials)"])
@@ -201,6 +215,11 @@ def start(spec: ExperimentSpec, source: str, conn: Connection, warm: list[str], 
     problem = storage.check_writable(spec.storage)
     if problem:
         raise InputError([f"{source}: storage: {problem}"])
+    if storage.exists(path):
+        moved = set_aside_partial_start(path)
+        if moved:
+            print(f"{path}: its first run was stopped before Ray saved any state: starting it afresh "
+                  f"({', '.join(moved)} set aside in {storage.join(path, ABANDONED)})", flush=True)
     print(f"{spec.name}: {describe(spec)}", flush=True)
     if history is not None:
         print(f"warm start: {len(history.points)} earlier trial(s) from {len(warm)} experiment(s)"
@@ -209,20 +228,18 @@ def start(spec: ExperimentSpec, source: str, conn: Connection, warm: list[str], 
     dataset = prepared.result()
     from raytune_app.run.tuner import build_tuner
 
-    save_spec(spec)
+    save_spec(spec, path)
     record_start(path)
     tuner = build_tuner(spec, dataset, spec.max_concurrent or capacity, history)
     return run(tuner, spec, dataset, path, conn)
 
 
 def resume_experiment(path: str, spec: ExperimentSpec, source: str, conn: Connection, restart_errored: bool) -> int:
-    """Continue the experiment at `path` as it was saved."""
+    """Continue the experiment at `path` as it was saved (from scratch if Ray saved nothing of it yet)."""
     from raytune_app.results.wall_time import record_start
-    from raytune_app.run.restore import restorable
 
-    if not restorable(path):
-        raise RunFailed(f"{path}: Ray saved no state for this experiment yet (its first run was stopped during "
-                        f"start-up); start it again with `raytune-app tune FILE --resume`")
+    if _state(path) == "new":
+        return _fresh(spec, source, conn, path, spec.warm_start.sources if spec.warm_start else [])
     prepared = prepare_while_ray_starts(spec, source)
     _connect(spec, source, conn)
     dataset = prepared.result()

@@ -7,6 +7,8 @@ import sys
 
 from ray.tune import Callback
 
+from raytune_app.results.status import classify
+
 
 class TrialProgress(Callback):
     """`[5/32] trial 3f2a: val_accuracy 0.9611 after 9 epochs (stopped early); best so far 0.9722`."""
@@ -29,11 +31,7 @@ class TrialProgress(Callback):
               f"{result.get('epoch', 0)} epochs ({how}); best so far {best}", file=sys.stdout, flush=True)
 
     def on_trial_complete(self, iteration: int, trials: list, trial, **info) -> None:
-        result = trial.last_result or {}
-        if result.get("diverged"):
-            self._line(trial, "diverged")
-        else:
-            self._line(trial, "completed" if result.get("epoch", 0) >= self._max_epochs else "stopped early")
+        self._line(trial, classify(trial.last_result, "TERMINATED", self._max_epochs).replace("_", " "))
 
     def on_trial_error(self, iteration: int, trials: list, trial, **info) -> None:
         self._line(trial, "failed")

@@ -12,9 +12,9 @@ def experiment_path(spec: ExperimentSpec) -> str:
     return storage.join(storage.resolve(spec.storage), spec.name)
 
 
-def save_spec(spec: ExperimentSpec) -> None:
-    """Keep the resolved spec beside Ray's state."""
-    storage.write_text(storage.join(experiment_path(spec), SPEC_FILE), spec.model_dump_json(indent=2))
+def save_spec(spec: ExperimentSpec, path: str) -> None:
+    """Keep the resolved spec beside Ray's state, in the experiment folder at `path`."""
+    storage.write_text(storage.join(path, SPEC_FILE), spec.model_dump_json(indent=2))
 
 
 def load_saved_spec(path: str) -> ExperimentSpec:
