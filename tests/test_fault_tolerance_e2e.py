@@ -52,6 +52,8 @@ def test_ctrl_c_saves_state_prints_the_resume_command_and_resume_finishes(ray_ad
     assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]
     hist = assert_finished_without_restarts(exp, 3)
     assert any(r["iterations_since_restore"] == 1 and r["epoch"] > 1 for h in hist.values() for r in h)
+    summary = json.loads((exp / "summary.json").read_text())  # the whole experiment's time, both runs
+    assert summary["wall_time_s"] > summary["this_run_wall_time_s"] + 1
 
 
 def test_a_killed_driver_resumes_with_tune_resume(ray_address, tmp_path):
@@ -98,3 +100,58 @@ def test_a_second_ctrl_c_quits_at_once(ray_address, tmp_path):
     proc.send_signal(signal.SIGINT)
     assert proc.wait(timeout=10) == 130
     assert "Stopping at once" in (tmp_path / "log").read_text()
+
+
+QUICK = {"scheduler": "fifo", "search": "random", "space": {"lr": {"loguniform": [1e-3, 1e-1]}}}
+
+
+def test_a_start_killed_before_rays_first_state_starts_afresh_with_every_trial(ray_address, tmp_path):
+    spec = write_experiment(tmp_path / "early.yaml", num_samples=4, max_epochs=2, **QUICK)
+    exp = tmp_path / "runs" / "early"
+    proc = start_cli("tune", spec, "--storage", tmp_path / "runs", "--address", ray_address, log=tmp_path / "log")
+    wait_for(lambda: (exp / "tuner.pkl").exists(), proc=proc)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait(timeout=60)
+    for state in exp.glob("experiment_state-*.json"):  # the kill's window exactly: tuner.pkl, no state yet
+        state.unlink()
+    assert not any((d / "result.json").exists() and (d / "result.json").stat().st_size for d in trial_dirs(exp))
+
+    out = run_cli("tune", spec, "--storage", tmp_path / "runs", "--address", ray_address, "--resume")
+    assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]
+    assert "stopped before Ray saved any state: starting it afresh" in out.stdout
+    summary = json.loads((exp / "summary.json").read_text())
+    assert summary["num_trials"] == 4 and summary["trials_by_status"] == {"completed": 4}
+    assert (exp / "abandoned").is_dir() and not (exp / "tuner.pkl").stat().st_size == 0
+
+
+def test_killing_tune_resume_again_and_again_never_loses_a_trial_or_a_checkpoint(ray_address, tmp_path):
+    """SIGKILL `tune --resume` at random moments (start-up, the first state, mid-training), then let it end."""
+    import random
+
+    rng = random.Random(12)
+    spec = write_experiment(tmp_path / "again.yaml", num_samples=4, max_epochs=4,
+                            search={"name": "hyperopt", "n_initial_points": 2},
+                            space={"lr": {"loguniform": [1e-3, 1e-1]}, "hidden_size": {"choice": [32, 64]}})
+    runs, exp = tmp_path / "runs", tmp_path / "runs" / "again"
+    for attempt in range(5):
+        log = tmp_path / f"log{attempt}"
+        proc = start_cli("tune", spec, "--storage", runs, "--address", ray_address, "--resume", log=log)
+        deadline = time.time() + rng.uniform(1.0, 9.0)
+        while time.time() < deadline and proc.poll() is None:
+            time.sleep(0.02)
+        if proc.poll() is not None:  # it finished first
+            assert proc.returncode == 0, log.read_text()[-3000:]
+            break
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(timeout=60)
+    out = run_cli("tune", spec, "--storage", runs, "--address", ray_address, "--resume")
+    assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]
+    summary = json.loads((exp / "summary.json").read_text())
+    assert summary["num_trials"] == 4, summary
+    assert set(summary["trials_by_status"]) <= {"completed", "early_stopped"}, summary["trials_by_status"]
+    assert summary["wall_time_s"] >= summary["this_run_wall_time_s"]
+    from pathlib import Path
+
+    assert Path(summary["best"]["checkpoint"]).is_dir()
+    out = run_cli("best", exp, "--export", tmp_path / "export")
+    assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]
