@@ -75,7 +75,9 @@ def test_errored_trials_are_retried_from_their_checkpoint_on_resume(ray_address,
     exp = tmp_path / "runs" / "err"
     proc = start_cli("tune", spec, "--storage", tmp_path / "runs", "--address", ray_address, log=tmp_path / "log")
     trial, _ = wait_for(lambda: latest_epoch_with_checkpoint(exp, 2), proc=proc)
-    os.kill(read_json_lines(trial / "result.json")[-1]["pid"], signal.SIGKILL)
+    # Ray creates result.json empty and copies its lines there every 2 s
+    pid = wait_for(lambda: (read_json_lines(trial / "result.json") or [{}])[-1].get("pid"), proc=proc)
+    os.kill(pid, signal.SIGKILL)
     killed_at = int(time.time())
     assert proc.wait(timeout=120) == 1, (tmp_path / "log").read_text()[-3000:]  # its only trial failed
     assert json.loads((exp / "summary.json").read_text())["trials_by_status"] == {"error": 1}
