@@ -110,3 +110,20 @@ def test_the_best_trial_is_the_first_proposed_among_ties_and_reports_rank_it_fir
     e = load_experiment(exp, ray_states={})
     assert [t.trial_id for t in e.ranked()] == ["zz", "aa", "mm"]  # mm's 0.95 has no checkpoint
     assert e.best_trial.trial_id == "zz"
+
+
+def test_without_rays_state_statuses_come_from_the_results_or_are_unknown(tmp_path):
+    done = rows([0.5, 0.6]) + []
+    done[-1]["done"] = True  # Ray marks the result on which a scheduler stopped a trial
+    exp = make_experiment(tmp_path, {"full": rows([0.1, 0.2, 0.3, 0.4, 0.5]), "stopped": done,
+                                     "cut": rows([0.3]), "broken": rows([0.2])})
+    (exp / "trial_broken" / "error.txt").write_text("Failure # 1 ...\nFailure # 2 ...\nFailure # 3 ...\n")
+    (exp / SPEC_FILE).write_text(json.dumps({"name": "exp", "metric": "val_accuracy", "mode": "max",
+                                             "max_epochs": 5, "max_failures": 2}))
+    e = load_experiment(exp)  # no experiment state: Ray's ExperimentAnalysis cannot read it
+    assert {t.trial_id: t.status for t in e.trials} == {"full": "completed", "stopped": "early_stopped",
+                                                         "cut": "unknown", "broken": "error"}
+    assert e.status_note
+    from raytune_app.results.report import ranked, render
+
+    assert "statuses unknown where Ray's experiment state cannot be read" in render([e], ranked([e]), "table")

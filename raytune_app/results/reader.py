@@ -196,6 +196,18 @@ def ray_trials(path: str) -> dict[str, RayTrial] | None:
             for t in trials}
 
 
+def _status_from_errors(folder: str | None, spec: Mapping[str, Any]) -> str | None:
+    """Without Ray's state: ERROR when the trial's error.txt records more failures than its retries allow."""
+    if folder is None or not storage.exists(storage.join(folder, "error.txt")):
+        return None
+    try:
+        failures = storage.read_text(storage.join(folder, "error.txt")).count("Failure # ")
+    except (OSError, UnicodeDecodeError):
+        return None
+    retries = int(spec.get("max_failures", 0))
+    return "ERROR" if retries >= 0 and failures > retries else None
+
+
 def _summary_table(path: str) -> pd.DataFrame | None:
     file = storage.join(path, TRIALS_FILE)
     if not storage.exists(file):
@@ -271,8 +283,9 @@ def load_experiment(path: str | Any, ray_states: Mapping[str, RayTrial] | None =
             status = state.status if state else "unknown"
         else:
             cut = folder is not None and storage.exists(storage.join(folder, BUDGET_MARKER))
-            status = classify(rows[-1] if rows else None, state.status if state else None, int(spec["max_epochs"]),
-                              budget_cut=cut, live=live)
+            ray_status = state.status if state else _status_from_errors(folder, spec) if note else None
+            status = classify(rows[-1] if rows else None, ray_status, int(spec["max_epochs"]), budget_cut=cut,
+                              live=live)
         trials.append(Trial(tid, status, config, rows, folder, order))
     trials.sort(key=lambda t: (t.order is None, t.order if t.order is not None else 0, t.trial_id))
     return Experiment(name=(summary or {}).get("experiment") or spec.get("name") or path.rsplit("/", 1)[-1],
