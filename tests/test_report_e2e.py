@@ -95,6 +95,7 @@ def test_json_report_of_one_experiment(runs):
     best = [r["best_val_accuracy"] for r in rows]
     assert best == sorted(best, reverse=True)  # mode max: best first
     assert best[0] == pytest.approx(summary["best"]["val_accuracy"])
+    assert rows[0]["trial_id"] == summary["best"]["trial_id"]  # the same best trial as the headline's
 
 
 def test_csv_report_ranks_two_experiments_together(runs):
