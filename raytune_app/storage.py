@@ -80,3 +80,13 @@ def move(src: str, dst: str) -> None:
     _, d = _fs(dst)
     fs.create_dir(d.rsplit("/", 1)[0], recursive=True)
     fs.move(s, d)
+
+
+def write_atomic(path: str, text: str) -> None:
+    """A file that is either the old one or the whole new one, even if the process is killed meanwhile."""
+    if is_uri(path):
+        write_text(path, text)  # object stores replace whole objects anyway
+        return
+    tmp = f"{path}.tmp"
+    write_text(tmp, text)
+    os.replace(tmp, path)

@@ -69,7 +69,8 @@ def test_a_killed_driver_resumes_with_tune_resume(ray_address, tmp_path):
     assert_finished_without_restarts(exp, 3)
 
 
-def test_errored_trials_are_retried_from_their_checkpoint_on_resume(ray_address, tmp_path):
+def kill_the_only_trial_after_epoch_2(ray_address, tmp_path):
+    """A one-trial run whose worker is SIGKILLed after its epoch-2 checkpoint, no retries: it exits 1."""
     slower = SLOW | {"data": SLOW["data"] | {"n_samples": 30000}}  # time to read its pid from Ray's result.json
     spec = write_experiment(tmp_path / "err.yaml", num_samples=1, max_epochs=EPOCHS, max_failures=0, **slower)
     exp = tmp_path / "runs" / "err"
@@ -81,7 +82,11 @@ def test_errored_trials_are_retried_from_their_checkpoint_on_resume(ray_address,
     killed_at = int(time.time())
     assert proc.wait(timeout=120) == 1, (tmp_path / "log").read_text()[-3000:]  # its only trial failed
     assert json.loads((exp / "summary.json").read_text())["trials_by_status"] == {"error": 1}
+    return exp, killed_at
 
+
+def test_errored_trials_are_retried_from_their_checkpoint_on_resume(ray_address, tmp_path):
+    exp, killed_at = kill_the_only_trial_after_epoch_2(ray_address, tmp_path)
     out = run_cli("resume", exp, "--address", ray_address)
     assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]
     summary = json.loads((exp / "summary.json").read_text())
@@ -90,6 +95,20 @@ def test_errored_trials_are_retried_from_their_checkpoint_on_resume(ray_address,
     assert [r["epoch"] for r in history][-1] == EPOCHS
     first_epochs = [r["timestamp"] for r in history if r["epoch"] == 1]
     assert len(first_epochs) == 1 and first_epochs[0] <= killed_at  # continued from its checkpoint
+
+
+def test_restart_errored_starts_a_trial_whose_worker_was_killed_over(ray_address, tmp_path):
+    """Ray saves such a trial as RUNNING; without the correction, --restart-errored resumed it instead."""
+    exp, killed_at = kill_the_only_trial_after_epoch_2(ray_address, tmp_path)
+    out = run_cli("resume", exp, "--address", ray_address, "--restart-errored")
+    assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]
+    summary = json.loads((exp / "summary.json").read_text())
+    assert summary["trials_by_status"] == {"completed": 1} and summary["num_trials"] == 1
+    # Ray starts it over as a new trial; the failed attempt's folder stays, listed as superseded
+    (old,) = summary["superseded_trial_folders"]
+    hist = histories(exp)
+    assert max(r["epoch"] for r in hist[old.removeprefix("trial_")]) < EPOCHS
+    assert [r["epoch"] for r in hist[summary["best"]["trial_id"]]] == list(range(1, EPOCHS + 1))
 
 
 def test_a_second_ctrl_c_quits_at_once(ray_address, tmp_path):

@@ -105,6 +105,7 @@ class Experiment:
     summary: dict[str, Any] | None  # summary.json; None while running (or if the driver died)
     trials: list[Trial] = field(default_factory=list)
     status_note: str = ""  # why statuses are 'unknown', when they are
+    orphans: list[str] = field(default_factory=list)  # trial folders Ray's record does not list (kept, not shown)
 
     @cached_property
     def checkpointed(self) -> bool:
@@ -272,8 +273,12 @@ def load_experiment(path: str | Any, ray_states: Mapping[str, RayTrial] | None =
         given = {tid: RayTrial(str(status), {}, i) for i, (tid, status) in enumerate(listed)}
     else:
         given = dict(ray_states or {})
+    # with Ray's record (or our table of it), that is the experiment: a folder it does not list is an attempt
+    # Ray gave up on (a trial restarted afresh, or one created just before a driver was killed)
+    authoritative = table is not None or ray_states is not None
+    orphans = [found[t][3] for t in found if authoritative and t not in given]
     trials = []
-    for tid in list(found) + [t for t in given if t not in found]:
+    for tid in [t for t in found if not authoritative or t in given] + [t for t in given if t not in found]:
         config, rows, order, folder = found.get(tid, ({}, [], None, None))
         state = given.get(tid)
         if state is not None and order is None:
@@ -290,7 +295,7 @@ def load_experiment(path: str | Any, ray_states: Mapping[str, RayTrial] | None =
     trials.sort(key=lambda t: (t.order is None, t.order if t.order is not None else 0, t.trial_id))
     return Experiment(name=(summary or {}).get("experiment") or spec.get("name") or path.rsplit("/", 1)[-1],
                       path=path, metric=spec["metric"], mode=spec["mode"], max_epochs=int(spec["max_epochs"]),
-                      spec=spec, summary=summary, trials=trials, status_note=note)
+                      spec=spec, summary=summary, trials=trials, status_note=note, orphans=orphans)
 
 
 def load_experiments(paths: Iterable[str]) -> list[Experiment]:

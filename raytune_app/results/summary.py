@@ -49,6 +49,8 @@ def summarize(path: str, spec, errored: Iterable[str],
         "total_epochs": sum(r["epochs"] for r in rows), "best": None,
         "warm_start": spec.warm_start.model_dump() if spec.warm_start else None,
         "extends": spec.extends,
+        # folders of attempts Ray no longer lists (a trial restarted afresh, or created just before a kill)
+        "superseded_trial_folders": [f.rsplit("/", 1)[-1] for f in e.orphans],
     }
     best = e.best_trial
     if best is not None:
@@ -59,18 +61,6 @@ def summarize(path: str, spec, errored: Iterable[str],
             "epoch": row["best_epoch"], spec.metric: row[f"best_{spec.metric}"], "checkpoint": checkpoint,
             **test_score(e, best, checkpoint),
         }
-    write_atomic(storage.join(path, SUMMARY_FILE), json.dumps(summary, indent=2, default=str))
-    write_atomic(storage.join(path, TRIALS_FILE), pd.DataFrame(rows).to_csv(index=False))
+    storage.write_atomic(storage.join(path, SUMMARY_FILE), json.dumps(summary, indent=2, default=str))
+    storage.write_atomic(storage.join(path, TRIALS_FILE), pd.DataFrame(rows).to_csv(index=False))
     return summary
-
-
-def write_atomic(path: str, text: str) -> None:
-    """A file that is either the old one or the whole new one, even if the driver is killed meanwhile."""
-    if storage.is_uri(path):
-        storage.write_text(path, text)  # object stores replace whole objects anyway
-        return
-    import os
-
-    tmp = f"{path}.tmp"
-    storage.write_text(tmp, text)
-    os.replace(tmp, path)

@@ -77,3 +77,29 @@ def set_aside_partial_start(path: str) -> list[str]:
     for name in names:
         storage.move(storage.join(path, name), storage.join(target, name))
     return names
+
+
+def mark_errored(path: str, trial_ids: list[str]) -> list[str]:
+    """After a run: make Ray's saved state say ERROR for the trials the run reported as failed.
+
+    Ray 2.60 re-saves a trial's state only when it is queued for saving, and a trial whose worker was killed
+    (SIGKILL, out of memory) loses its actor before that happens: its last saved state stays RUNNING, while
+    the run reports it failed. `Tuner.restore(restart_errored=True)` would then resume it from its checkpoint
+    instead of starting it over. No public API re-saves a trial, so the newest state file (the one Tuner.restore
+    reads) is corrected here, in the one place that knows Ray's file names; returns the trials corrected."""
+    state_name = newest_state(path) if trial_ids else None
+    if state_name is None:
+        return []
+    file = storage.join(path, state_name)
+    state = json.loads(storage.read_text(file))
+    wanted = {f"trial_{t}" for t in trial_ids}
+    fixed = []
+    for entry in state.get("trial_data", []):
+        trial = json.loads(entry[0])
+        if trial.get("relative_logdir") in wanted and trial.get("status") != "ERROR":
+            trial["status"] = "ERROR"
+            entry[0] = json.dumps(trial, indent=2)
+            fixed.append(trial["relative_logdir"].removeprefix("trial_"))
+    if fixed:
+        storage.write_atomic(file, json.dumps(state))
+    return fixed
