@@ -64,6 +64,9 @@ CASES = [
     ({"search": {"name": "random", "random_state": 3}}, "search.random_state: set by raytune-app from `seed`"),
     ({"search": {"name": "random", "max_concurrent": 2}},
      "search.max_concurrent: set by raytune-app from `max_concurrent`"),
+    ({"scheduler": {"name": "hyperband", "stop_last_trials": True}},
+     "scheduler.stop_last_trials: Ray's synchronous HyperBand can leave a last-round trial paused for ever"),
+    ({"scheduler": {"name": "hyperband", "max_t": 2}}, "scheduler.max_t: hyperband's last round trains to"),
     ({"search": {"name": "random", "n_initial_points": 2}},
      "search.n_initial_points: not an option of random"),
 ]

@@ -232,7 +232,10 @@ def _fresh(spec: ExperimentSpec, source: str, conn: Connection, path: str, warm:
 
     save_spec(spec, path)
     record_start(path)
-    tuner = build_tuner(spec, dataset, spec.max_concurrent or capacity, history)
+    # synchronous HyperBand pauses trials until their bracket is full: a searcher limited to what fits at
+    # once would then wait for them for ever (seen as a spinning driver); Ray's placement limits them anyway
+    default_concurrency = spec.trial_count if spec.scheduler.name == "hyperband" else capacity
+    tuner = build_tuner(spec, dataset, spec.max_concurrent or default_concurrency, history)
     return run(tuner, spec, dataset, path, conn)
 
 

@@ -19,8 +19,8 @@ from raytune_app.errors import InputError, did_you_mean
 from raytune_app.spec.hyperparams import ACTIVATIONS, CNN_ONLY, OPTIMIZERS, Hyperparams
 from raytune_app.spec.metrics import METRICS, direction
 from raytune_app.spec.names import SCHEDULERS, SEARCHERS
-from raytune_app.spec.options import (RESERVED, SCHEDULER_OPTIONS, SEARCHER_OPTIONS, pbt_mutations,
-                                      scheduler_kwargs)
+from raytune_app.spec.options import (HYPERBAND_HANG, RESERVED, SCHEDULER_OPTIONS, SEARCHER_OPTIONS,
+                                      pbt_mutations, scheduler_kwargs)
 from raytune_app.spec.space import Param, parse_space
 
 INTERNAL_FIELDS = ("source", "warm_start", "extends")  # set by the CLI, never read from a file
@@ -181,6 +181,12 @@ def _scheduler_problems(spec: ExperimentSpec) -> list[tuple[str, str]]:
                                 spec.scheduler.options)
     problems += _option_problems("search", spec.search.name, SEARCHER_OPTIONS[spec.search.name],
                                  spec.search.options)
+    options = spec.scheduler.options
+    if spec.scheduler.name == "hyperband" and options.get("stop_last_trials", False) is not False:
+        problems.append(("scheduler.stop_last_trials", f"{HYPERBAND_HANG}; leave it out (raytune-app sets false)"))
+    if spec.scheduler.name == "hyperband" and options.get("max_t", spec.max_epochs) != spec.max_epochs:
+        problems.append(("scheduler.max_t", f"hyperband's last round trains to max_epochs ({spec.max_epochs}); "
+                                            "set max_epochs instead"))
     grace = scheduler_kwargs(spec).get("grace_period")
     if isinstance(grace, (int, float)) and grace > spec.max_epochs:
         problems.append(("scheduler.grace_period", f"{grace} is above max_epochs ({spec.max_epochs})"))

@@ -31,14 +31,23 @@ RESERVED = {
 PBT_MUTABLE = ("lr", "weight_decay", "momentum", "dropout", "batch_size")
 
 
+# Why synchronous HyperBand keeps its last round running (found by tracing Ray 2.60's hyperband.py): a trial
+# that reaches its bracket's last milestone is paused, and the pause first saves a checkpoint. If the bracket's
+# last trial reports while that save runs, the bracket is done and its cleanup stops only trials already
+# PAUSED; the saving one turns PAUSED a moment later and is never resumed nor stopped, so the run never ends.
+# With stop_last_trials=False, last-round trials are not paused at all: they train to max_t and end.
+HYPERBAND_HANG = ("Ray's synchronous HyperBand can leave a last-round trial paused for ever when it pauses "
+                  "trials at the last milestone")
+
+
 def scheduler_kwargs(spec) -> dict[str, Any]:
     """Defaults tied to the experiment's budget, overridden by the file's options."""
     name = spec.scheduler.name
     defaults: dict[str, Any] = {"time_attr": "training_iteration"}
     if name == "asha":
         defaults |= {"max_t": spec.max_epochs, "grace_period": 1, "reduction_factor": 3}
-    elif name == "hyperband":
-        defaults |= {"max_t": spec.max_epochs, "reduction_factor": 3}
+    elif name == "hyperband":  # stop_last_trials: see HYPERBAND_HANG
+        defaults |= {"max_t": spec.max_epochs, "reduction_factor": 3, "stop_last_trials": False}
     elif name == "median":
         defaults |= {"grace_period": 1, "min_samples_required": 3}
     elif name == "pbt":
