@@ -172,7 +172,7 @@ def learning_curves(e: Experiment) -> dict[str, Any] | None:
                    "hoverinfo": "skip", "marker": {"color": [colours.low], **colours.bar(
                        orientation="h", x=0.5, xanchor="center", y=-0.18, yanchor="top", len=0.6)}})
     return {"data": traces, "layout": {
-        "title": {"text": f"{html.escape(e.name)}: {e.metric} per epoch, one line per trial ({len(e.trials)} trials)"},
+        "title": {"text": f"{e.metric} per epoch, a line per trial ({len(e.trials)} trials)"},
         "xaxis": {"title": {"text": "epoch"}, "range": [0.7, e.max_epochs + 0.3]},
         "yaxis": {"title": {"text": e.metric}}, "annotations": [note] if note else [], "height": 560,
         "legend": {"title": {"text": "trials, best first"}}, "hovermode": "closest", "margin": {"b": 110}}}
@@ -232,8 +232,7 @@ def parallel_coordinates(e: Experiment) -> dict[str, Any] | None:
     dims = [_dimension(n, p, v) for n, (p, v) in columns.items()] + [{"label": f"best {e.metric}", "values": values}]
     return {"data": [{"type": "parcoords", "dimensions": dims,
                       "line": {"color": values, **colours.bar()}}], "layout": {
-        "title": {"text": f"{html.escape(e.name)}: hyperparameters of each trial, coloured by its best {e.metric} "
-                          f"({len(trials)} trials; drag along an axis to filter)"},
+        "title": {"text": f"{len(trials)} trials, coloured by their best {e.metric}; drag along an axis to filter"},
         "height": 500, "margin": {"l": 80, "r": 80, "t": 110}}}
 
 
@@ -264,7 +263,7 @@ def slices(e: Experiment) -> dict[str, Any] | None:
             axis["type"] = "log"
         layout[f"xaxis{i}"] = axis
         layout[f"yaxis{i}"] = {"title": {"text": f"best {e.metric}"}} if i % SLICE_COLUMNS == 1 else {}
-    layout |= {"title": {"text": f"{html.escape(e.name)}: best {e.metric} against each hyperparameter"},
+    layout |= {"title": {"text": f"best {e.metric} against each hyperparameter"},
                "grid": {"rows": rows, "columns": min(SLICE_COLUMNS, len(columns)), "pattern": "independent",
                         "ygap": 0.45},
                "height": 120 + 280 * rows, "hovermode": "closest"}
@@ -279,7 +278,7 @@ def importance(e: Experiment, found: list[Importance]) -> dict[str, Any]:
                "hovertemplate": f"%{{y}}: %{{x:.1%}} of the importance at epoch {i.epoch} ({i.trials} trials)"
                                 f"<extra></extra>"} for k, i in enumerate(found)]
     return {"data": traces, "layout": {
-        "title": {"text": f"{html.escape(e.name)}: hyperparameter importance (sums to 1 at each epoch)"},
+        "title": {"text": "share of the importance at each epoch compared (sums to 1)"},
         "barmode": "group", "xaxis": {"title": {"text": "share of the importance"}, "tickformat": ".0%"},
         "yaxis": {"autorange": "reversed", "automargin": True}, "height": 160 + 28 * len(names) * len(found),
         "legend": {"title": {"text": "trials compared at"}}}}
