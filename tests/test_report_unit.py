@@ -5,15 +5,19 @@ from __future__ import annotations
 import pandas as pd
 
 from raytune_app.results import report
-from raytune_app.results.html_report import _log_params
+from raytune_app.results.importance import LOG_KINDS, searched
+from raytune_app.results.reader import Experiment
 
 
-def test_log_scaled_hyperparameters_are_found_inside_branches():
+def test_searched_hyperparameters_are_found_inside_branches_with_their_scale():
     raw = {"lr": {"loguniform": [1e-4, 1e-1]}, "units": {"logint": [8, 512]}, "dropout": {"uniform": [0, 0.5]},
            "batch_size": 64,
            "optimizer": {"choice": [{"name": "sgd", "lr": {"loguniform": [1e-3, 1.0]}},
                                     {"name": "adam", "beta1": {"uniform": [0.8, 0.99]}}]}}
-    assert _log_params(raw) == {"lr", "units", "optimizer/lr"}
+    e = Experiment("e", "/nowhere", "val_accuracy", "max", 3, {"space": raw}, None)
+    space = searched(e)
+    assert sorted(space) == ["dropout", "lr", "optimizer/beta1", "optimizer/lr", "optimizer/name", "units"]
+    assert {n for n, p in space.items() if p.kind in LOG_KINDS} == {"lr", "units", "optimizer/lr"}
 
 
 def test_markdown_escapes_pipes_and_right_aligns_numbers():

@@ -33,6 +33,8 @@ def _tune_flags(p: argparse.ArgumentParser) -> None:
     g.add_argument("--seed", type=int)
     g.add_argument("--storage", help="results folder or URI (default ./runs)")
     g.add_argument("--name", help="experiment name (default: from the file)")
+    g.add_argument("--mlflow", metavar="URI", dest="tracking.mlflow",
+                   help="log each trial as an MLflow run at this tracking URI (needs raytune-app[mlflow])")
 
 
 def _ray_flags(p: argparse.ArgumentParser) -> None:
@@ -74,7 +76,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _overrides(args: argparse.Namespace) -> dict:
     keys = ["scheduler", "search", "resources.cpus_per_trial", "resources.gpus_per_trial", "max_concurrent",
-            "num_samples", "max_epochs", "time_budget_s", "max_failures", "seed", "storage", "name"]
+            "num_samples", "max_epochs", "time_budget_s", "max_failures", "seed", "storage", "name", "tracking.mlflow"]
     return {k: getattr(args, k) for k in keys}
 
 

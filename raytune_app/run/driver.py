@@ -100,6 +100,7 @@ def run(tuner, spec: ExperimentSpec, dataset, path: str, conn: Connection) -> in
     from raytune_app.results.wall_time import record_end
     from raytune_app.run.interrupts import graceful_interrupts
     from raytune_app.run.restore import mark_errored
+    from raytune_app.run.tracking import record_outcome
     from raytune_app.run.tuner import trial_id_of
 
     with graceful_interrupts() as stopped:
@@ -110,6 +111,7 @@ def run(tuner, spec: ExperimentSpec, dataset, path: str, conn: Connection) -> in
     if spec.scheduler.name != "pbt":  # PBT hands checkpoints from trial to trial: all of them stay
         prune(path, spec.metric, spec.mode, spec.keep_checkpoints)
     record_end(path)
+    record_outcome(spec, path)
     print_summary(summary)
     if stopped.is_set():
         print(f"\nInterrupted; the experiment's state is saved. Resume it with:\n  {resume_hint(path, conn.address)}",

@@ -14,6 +14,7 @@ from raytune_app.run.schedulers import build_scheduler
 from raytune_app.run.searchers import build_search
 from raytune_app.spec.load import ExperimentSpec
 from raytune_app.run.budget import MarkBudgetCuts
+from raytune_app.run import tracking
 from raytune_app.run.progress import TrialProgress
 from raytune_app.run.tensorboard_logging import SCALARS, TensorBoardCallback
 from raytune_app.trial.trainable import TrialSettings, train_trial
@@ -40,7 +41,7 @@ def _configure_tune() -> None:
 def _callbacks(spec: ExperimentSpec, dataset: Dataset) -> list:
     metrics = [m for m in SCALARS if m in METRICS[dataset.task] or m == "epoch_time_s"]
     return [MarkBudgetCuts(), CSVLoggerCallback(), JsonLoggerCallback(), TensorBoardCallback(spec.params, metrics),
-            TrialProgress(spec.metric, spec.mode, spec.trial_count, spec.max_epochs)]
+            TrialProgress(spec.metric, spec.mode, spec.trial_count, spec.max_epochs), *tracking.callbacks(spec)]
 
 
 def _checkpoint_config(spec: ExperimentSpec) -> tune.CheckpointConfig:

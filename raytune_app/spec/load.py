@@ -86,6 +86,21 @@ class ResourcesSpec(_Strict):
     gpus_per_trial: float = Field(0.0, ge=0)
 
 
+class TrackingSpec(_Strict):
+    """Where to track the trials besides the experiment folder."""
+
+    mlflow: str | None = None  # an MLflow tracking URI: each trial becomes a run (run/tracking.py)
+
+    @field_validator("mlflow")
+    @classmethod
+    def _installed(cls, v: str | None) -> str | None:
+        import importlib.util
+
+        if v is not None and importlib.util.find_spec("mlflow") is None:
+            raise ValueError("MLflow is not installed: pip install 'raytune-app[mlflow]'")
+        return v
+
+
 class WarmStartSpec(_Strict):
     """Where a warm start came from and how many earlier trials it could use."""
 
@@ -114,6 +129,7 @@ class ExperimentSpec(_Strict):
     checkpoint_every: int = Field(1, gt=0, strict=True)
     keep_checkpoints: int = Field(2, gt=0, strict=True)
     storage: str = "./runs"
+    tracking: TrackingSpec = TrackingSpec()
     space: dict[str, Any] = {}
     source: str = ""  # the file this spec came from
     warm_start: WarmStartSpec | None = None  # set by --warm-start / extend, not in files
