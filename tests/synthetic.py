@@ -44,7 +44,7 @@ def write_folder(exp: Path, configs: list[dict], curve: Callable[[int, int], flo
                  mode: str = "max") -> Path:
     """An experiment folder where trial i (proposed i-th) has `configs[i]`, reports `curve(i, epoch)` for
     epochs 1..ends[i] (a checkpoint each) and has status `statuses[i]` in trials.csv."""
-    from raytune_app.results.reader import load_experiment
+    from raytune_app.results.reader import RayTrial, load_experiment
     from raytune_app.results.report import trial_row
 
     exp.mkdir(parents=True)
@@ -66,7 +66,8 @@ def write_folder(exp: Path, configs: list[dict], curve: Callable[[int, int], flo
                 "experiment_tag": f"{i + 1}_lr={config.get('lr', 0):.4g}", "done": epoch == end,
                 "checkpoint_dir_name": f"checkpoint_{epoch - 1:06d}", "config": config}))
         (folder / "result.json").write_text("\n".join(lines) + "\n")
-    e = load_experiment(exp, ray_states={}, use_summary=False)
+    ended = {f"{i:05d}": RayTrial("TERMINATED", {}) for i in range(len(configs))}  # as Ray's state lists them
+    e = load_experiment(exp, ray_states=ended, use_summary=False)
     listed = dict(zip((f"{i:05d}" for i in range(len(configs))), statuses))
     for t in e.trials:
         t.status = listed[t.trial_id]

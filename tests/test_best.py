@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from raytune_app.results.best import best_epoch, rank, ranked_checkpoints
-from raytune_app.results.reader import load_experiment
+from raytune_app.results.reader import RayTrial, load_experiment
 from raytune_app.results.retention import prune
 from raytune_app.results.status import classify
 from raytune_app.spec.names import SPEC_FILE
@@ -81,13 +81,18 @@ def make_experiment(tmp_path: Path, trials: dict[str, list[dict]], metric="val_a
     return exp
 
 
+def ended(*trial_ids: str) -> dict[str, RayTrial]:
+    """Ray's record of trials that have ended."""
+    return {t: RayTrial("TERMINATED", {}) for t in trial_ids}
+
+
 def test_prune_keeps_the_best_by_the_rule_and_the_latest(tmp_path):
     exp = make_experiment(tmp_path, {"a": rows([0.5, 0.9, 0.7, 0.9, 0.6])})
     deleted = prune(str(exp), "val_accuracy", "max", keep=1)
     kept = sorted(p.name for p in (exp / "trial_a").glob("checkpoint_*"))
     assert kept == ["checkpoint_000003", "checkpoint_000004"]  # the best (a tie: the later) and the latest
     assert len(deleted) == 3
-    e = load_experiment(exp, ray_states={})
+    e = load_experiment(exp, ray_states=ended("a"))
     assert e.best_epoch(e.trials[0])["checkpoint_dir_name"] == "checkpoint_000003"
 
 
@@ -107,7 +112,7 @@ def test_prune_keeps_checkpoints_of_a_trial_without_results(tmp_path):
 def test_the_best_trial_is_the_first_proposed_among_ties_and_reports_rank_it_first(tmp_path):
     exp = make_experiment(tmp_path, {"zz": rows([0.8, 0.9], tag=1), "aa": rows([0.9, 0.7], tag=2),
                                      "mm": rows([0.95], checkpointed=set(), tag=3)})
-    e = load_experiment(exp, ray_states={})
+    e = load_experiment(exp, ray_states=ended("zz", "aa", "mm"))
     assert [t.trial_id for t in e.ranked()] == ["zz", "aa", "mm"]  # mm's 0.95 has no checkpoint
     assert e.best_trial.trial_id == "zz"
 
@@ -127,3 +132,9 @@ def test_without_rays_state_statuses_come_from_the_results_or_are_unknown(tmp_pa
     from raytune_app.results.report import ranked, render
 
     assert "statuses unknown where Ray's experiment state cannot be read" in render([e], ranked([e]), "table")
+
+
+def test_folders_rays_record_does_not_list_are_superseded_attempts(tmp_path):
+    exp = make_experiment(tmp_path, {"new": rows([0.5], tag=2), "old": rows([0.9], tag=1)})
+    e = load_experiment(exp, ray_states=ended("new"))
+    assert [t.trial_id for t in e.trials] == ["new"] and e.orphans == [str(exp / "trial_old")]
