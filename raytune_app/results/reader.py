@@ -43,15 +43,13 @@ def is_experiment(path: str) -> bool:
     return storage.exists(storage.join(path, SPEC_FILE))
 
 
-def read_results(trial_path: str) -> list[dict[str, Any]]:
-    """A trial's reported results, oldest first, from Ray's result.json ([] when it has none yet).
-
-    A torn last line (being written right now) is skipped; an unreadable file raises OSError."""
-    path = storage.join(trial_path, RESULT_FILE)
-    if not storage.exists(path):
+def read_json_lines(file: str) -> list[dict[str, Any]]:
+    """A file of one JSON object a line ([] when it is not there); a torn last line (being written right
+    now) is skipped; an unreadable file raises OSError (or UnicodeDecodeError)."""
+    if not storage.exists(file):
         return []
     rows = []
-    for line in storage.read_text(path).splitlines():
+    for line in storage.read_text(file).splitlines():
         try:
             row = json.loads(line)
         except json.JSONDecodeError:
@@ -59,6 +57,11 @@ def read_results(trial_path: str) -> list[dict[str, Any]]:
         if isinstance(row, dict):
             rows.append(row)
     return rows
+
+
+def read_results(trial_path: str) -> list[dict[str, Any]]:
+    """A trial's reported results, oldest first, from Ray's result.json ([] when it has none yet)."""
+    return read_json_lines(storage.join(trial_path, RESULT_FILE))
 
 
 def progress(row: Mapping[str, Any]) -> int:

@@ -11,22 +11,13 @@ import json
 import time
 
 from raytune_app import storage
-from raytune_app.results.reader import read_results, trial_folders
+from raytune_app.results.reader import read_json_lines, read_results, trial_folders
 
 RUNS_FILE = "raytune_app_runs.jsonl"
 
 
 def _events(path: str) -> list[dict]:
-    file = storage.join(path, RUNS_FILE)
-    if not storage.exists(file):
-        return []
-    events = []
-    for line in storage.read_text(file).splitlines():
-        try:
-            events.append(json.loads(line))
-        except json.JSONDecodeError:
-            continue
-    return events
+    return read_json_lines(storage.join(path, RUNS_FILE))
 
 
 def _append(path: str, event: dict) -> None:
