@@ -35,9 +35,9 @@ def cluster(monkeypatch_module):
     down = subprocess.run([sys.executable, "-m", "raytune_app", "cluster-local", "down"], env=env,
                           capture_output=True, text=True, timeout=120)
     assert down.returncode == 0 and "stopped 3 node(s)" in down.stdout
-    from raytune_app.cluster.local import _pids_of
+    from raytune_app.cluster.local import pids_of
 
-    assert not any(_pids_of(Path(n["temp_dir"])) for n in state["nodes"])
+    assert not any(pids_of(Path(n["temp_dir"]), port) for n in state["nodes"])
     shutil.rmtree(root, ignore_errors=True)
 
 
