@@ -15,5 +15,5 @@ def fit(X_train: np.ndarray, width: int) -> tuple[np.ndarray, np.ndarray]:
 
 def apply(X: np.ndarray, mean: np.ndarray, std: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
     """Raw rows -> what the model was trained on: standardised float32, reshaped to `shape` per row."""
-    flat = np.asarray(X, dtype=np.float64).reshape(len(X), -1)
+    flat = np.asarray(X, dtype=np.float64).reshape(len(X), np.size(mean))  # (an empty split has 0 rows)
     return ((flat - mean) / std).astype(np.float32).reshape((len(X), *shape))
