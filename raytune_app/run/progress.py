@@ -8,6 +8,11 @@ import sys
 from ray.tune import Callback
 
 
+def _epochs(result: dict) -> int:
+    """Epochs of the built-in loop; reports of a user's training function."""
+    return int(result.get("epoch", result.get("training_iteration", 0)) or 0)
+
+
 class TrialProgress(Callback):
     """`[5/32] trial 3f2a: val_accuracy 0.9611 after 9 epochs (stopped early); best so far 0.9722`."""
 
@@ -26,14 +31,14 @@ class TrialProgress(Callback):
         shown = f"{value:.4f}" if isinstance(value, (int, float)) else "-"
         best = f"{self._best:.4f}" if self._best is not None else "-"
         print(f"[{self._done}/{self._total}] trial {trial.trial_id}: {self._metric} {shown} after "
-              f"{result.get('epoch', 0)} epochs ({how}); best so far {best}", file=sys.stdout, flush=True)
+              f"{_epochs(result)} epochs ({how}); best so far {best}", file=sys.stdout, flush=True)
 
     def on_trial_complete(self, iteration: int, trials: list, trial, **info) -> None:
         result = trial.last_result or {}
         if result.get("diverged"):
             self._line(trial, "diverged")
         else:
-            self._line(trial, "completed" if result.get("epoch", 0) >= self._max_epochs else "stopped early")
+            self._line(trial, "completed" if _epochs(result) >= self._max_epochs else "stopped early")
 
     def on_trial_error(self, iteration: int, trials: list, trial, **info) -> None:
         self._line(trial, "failed")
