@@ -5,12 +5,13 @@ from __future__ import annotations
 
 import json
 import signal
+import time
 
 import numpy as np
 import pytest
 import yaml
 
-from conftest import histories, run_cli, start_cli, trial_dirs, wait_for, write_experiment
+from conftest import REPO, histories, run_cli, start_cli, trial_dirs, wait_for, write_experiment
 from user_code_files import write_trainable_experiment, write_user_code
 
 TINY = {"num_samples": 2, "max_epochs": 2, "scheduler": "fifo", "search": "random"}
@@ -114,38 +115,48 @@ def test_a_training_function_that_never_reports_the_metric_fails_the_run(code, r
 # ------------------------------------------------------------------------------------------- driver killed
 
 
-def kill_after_checkpoint(args, exp, log):
+def kill_after_checkpoints(args, exp, log, trials):
+    """SIGKILL the driver once every trial has a checkpoint over 3 s old: Ray's state, saved every 2 s, names it."""
+    def all_checkpointed():
+        dirs = trial_dirs(exp)
+        return len(dirs) == trials and all(any(time.time() - c.stat().st_mtime > 3 for c in d.glob("checkpoint_*"))
+                                           for d in dirs)
     proc = start_cli(*args, log=log)
-    wait_for(lambda: any(len(list(d.glob("checkpoint_*"))) >= 2 for d in trial_dirs(exp)), proc=proc, timeout=180)
+    wait_for(all_checkpointed, proc=proc, timeout=240)
     proc.send_signal(signal.SIGKILL)
     proc.wait(timeout=60)
 
 
 def assert_resumed(exp, trials, epochs):
-    finished(exp, trials, epochs)
+    """Every trial finished, continuing from a checkpoint (an epoch after it may be trained again)."""
+    summary = json.loads((exp / "summary.json").read_text())
+    assert summary["trials_by_status"] == {"completed": trials}, summary["trials_by_status"]
+    for trial, h in histories(exp).items():
+        seen = [r["epoch"] for r in h]
+        assert seen.count(1) == 1 and set(seen) == set(range(1, epochs + 1)), (trial, seen)
     assert any(r["iterations_since_restore"] == 1 and r["epoch"] > 1 for h in histories(exp).values() for r in h)
 
 
 def test_a_user_model_resumes_after_the_driver_is_killed(code, ray_address, tmp_path):
-    slow = {"dataset": "synthetic", "n_samples": 10000, "n_features": 64}
+    slow = {"dataset": "synthetic", "n_samples": 60000, "n_features": 64}  # epochs of about a second
     spec = write_experiment(code / "killed-model.yaml", model="models/net.py:Net", data=slow,
                             space={"lr": {"loguniform": [1e-3, 1e-2]}, "width": 256, "batch_size": 16},
-                            num_samples=2, max_epochs=4, scheduler="fifo", search="random")
+                            num_samples=2, max_epochs=6, scheduler="fifo", search="random")
     args = ("tune", spec, "--storage", code / "runs", "--address", ray_address)
-    kill_after_checkpoint(args, code / "runs" / "killed-model", tmp_path / "log")
+    kill_after_checkpoints(args, code / "runs" / "killed-model", tmp_path / "log", 2)
     out = run_cli(*args, "--resume")
     assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]
-    assert_resumed(code / "runs" / "killed-model", 2, 4)
+    assert_resumed(code / "runs" / "killed-model", 2, 6)
 
 
 def test_a_user_training_function_resumes_after_the_driver_is_killed(code, ray_address, tmp_path):
-    spec = write_trainable_experiment(code / "killed-fn.yaml", max_epochs=4, space={
-        "lr": {"loguniform": [1e-3, 1e-2]}, "width": 16, "epochs": 4, "sleep": 1.0})
+    spec = write_trainable_experiment(code / "killed-fn.yaml", max_epochs=6, space={
+        "lr": {"loguniform": [1e-3, 1e-2]}, "width": 16, "epochs": 6, "sleep": 0.8})
     args = ("tune", spec, "--storage", code / "runs", "--address", ray_address)
-    kill_after_checkpoint(args, code / "runs" / "killed-fn", tmp_path / "log")
+    kill_after_checkpoints(args, code / "runs" / "killed-fn", tmp_path / "log", 2)
     out = run_cli("resume", code / "runs" / "killed-fn", "--address", ray_address)
     assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]
-    assert_resumed(code / "runs" / "killed-fn", 2, 4)
+    assert_resumed(code / "runs" / "killed-fn", 2, 6)
 
 
 # ---------------------------------------------------------------------------------------------- bad code
@@ -230,3 +241,12 @@ def test_the_code_folder_is_refused_over_rays_package_limit(tmp_path):
         code_runtime_env(tmp_path, str(tmp_path / "runs"), "e.yaml", limit=1024)
     assert str(err.value).startswith(f"e.yaml: the experiment's folder {tmp_path} holds 0.0 MiB of files")
     assert "over Ray's package limit" in str(err.value)
+
+
+@pytest.mark.parametrize("example", ["neural_net.yaml", "custom_loader.yaml", "custom_training.yaml"])
+def test_shipped_examples_run(ray_address, tmp_path, example):
+    out = run_cli("tune", REPO / "search_spaces" / example, "--storage", tmp_path, "--address", ray_address,
+                  "--num-samples", "1", "--max-epochs", "1", "--scheduler", "fifo", "--search", "random")
+    assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]
+    summary = json.loads(next(tmp_path.glob("*/summary.json")).read_text())
+    assert summary["best"]["val_accuracy"] > 0.1 and summary["best"]["test_accuracy"] > 0.1

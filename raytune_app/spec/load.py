@@ -90,8 +90,6 @@ class DataSpec(_Strict):
     def _loader(self):
         if self.loader is not None and not is_reference(self.loader):
             raise ValueError(f"loader must be FILE.py:NAME or package.module:NAME, got {self.loader!r}")
-        if self.loader and "dataset" in self.model_fields_set:
-            raise ValueError("give either dataset or loader, not both")
         if not self.loader and (self.args or self.on_workers):
             raise ValueError("args and on_workers are for a loader: add `loader: FILE.py:NAME`")
         return self
@@ -151,13 +149,6 @@ class ExperimentSpec(_Strict):
         if v is not None and not is_reference(v):
             raise ValueError(f"must be your training function as FILE.py:NAME or package.module:NAME, got {v!r}")
         return v
-
-    @model_validator(mode="after")
-    def _one_level(self):
-        if self.trainable and ({"model", "data"} & self.model_fields_set):
-            raise ValueError("a training function (trainable) builds its own model and loads its own data: "
-                             "remove `model` and `data`")
-        return self
 
     @property
     def user_code(self) -> bool:
@@ -286,6 +277,18 @@ def _cross_problems(spec: ExperimentSpec) -> list[tuple[str, str]]:
     return problems
 
 
+def _written_problems(raw: Mapping[str, Any]) -> list[tuple[str, str]]:
+    """Keys written together that exclude each other (the saved spec holds every key: checked on files only)."""
+    problems = []
+    data = raw.get("data") if isinstance(raw.get("data"), Mapping) else {}
+    if data.get("loader") and "dataset" in data:
+        problems.append(("data", "give either dataset or loader, not both"))
+    if raw.get("trainable") and {"model", "data"} & set(raw):
+        problems.append(("trainable", "a training function builds its own model and loads its own data: "
+                                      "remove `model` and `data`"))
+    return problems
+
+
 def read_yaml(path: Path) -> dict[str, Any]:
     """The file's top-level mapping; InputError naming the line on YAML syntax errors."""
     try:
@@ -359,7 +362,8 @@ def load_spec(path: str | Path, overrides: Mapping[str, Any] | None = None) -> E
         spec = spec.model_copy(update={"code_dir": code_dir,
                                        "data": spec.data.model_copy(update={"code_dir": code_dir})})
     params, problems = parse_space(spec.space)
-    problems += _space_problems(spec, params) + _cross_problems(spec) + _scheduler_problems(spec)
+    problems += (_space_problems(spec, params) + _cross_problems(spec) + _scheduler_problems(spec)
+                 + _written_problems(raw))
     if spec.user_code and not problems:
         from raytune_app.spec.user_code import user_code_problems
 

@@ -22,7 +22,11 @@ def code_shipped() -> bool:
     its copy is then on the worker's path, and the driver's folder is not used even where it exists."""
     import ray
 
-    return ray.is_initialized() and bool(ray.get_runtime_context().runtime_env.get("working_dir"))
+    if not ray.is_initialized():
+        return False
+    context = ray.get_runtime_context()
+    # a trial runs in an actor; the driver imported from the folder itself and keeps doing so
+    return context.get_actor_id() is not None and bool(context.runtime_env.get("working_dir"))
 
 
 def import_here(ref: str, code_dir: str) -> Any:
