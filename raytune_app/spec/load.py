@@ -235,9 +235,8 @@ def _space_problems(spec: ExperimentSpec, params: dict[str, Param]) -> list[tupl
     def unknown(key: str, name: str) -> tuple[str, str]:
         return key, f"not a hyperparameter the {spec.model} trainer understands{did_you_mean(name, known)}"
 
-    for name, param in params.items():
-        if spec.trainable or spec.model not in BUILTIN_MODELS:
-            break  # the user's code takes its own hyperparameters: user_code_problems checks them
+    builtin = not spec.trainable and spec.model in BUILTIN_MODELS  # else user_code_problems checks the names
+    for name, param in params.items() if builtin else ():
         if name not in known:
             problems.append(unknown(f"space.{name}", name))
             continue
@@ -259,18 +258,16 @@ def _space_problems(spec: ExperimentSpec, params: dict[str, Param]) -> list[tupl
 def _cross_problems(spec: ExperimentSpec) -> list[tuple[str, str]]:
     problems = []
     task = spec.task
-    if spec.trainable:  # the user's function reports its own metrics; its first report is checked
-        reported = {m for ms in METRICS.values() for m in ms}
-        if spec.metric in reported and spec.mode != direction(spec.metric):
-            problems.append(("mode", f"{spec.metric} should be optimised with mode {direction(spec.metric)!r}, "
-                                     f"got {spec.mode!r}"))
-    elif task and spec.metric not in METRICS[task]:
+    known = {m for ms in METRICS.values() for m in ms}
+    # a user's function reports metrics of its own (its first report is checked); their direction is `mode`,
+    # checked only for the names the built-in trainer reports
+    if not spec.trainable and task and spec.metric not in METRICS[task]:
         problems.append(("metric", f"{spec.metric!r} is not reported for {task} data; "
                                    f"one of {', '.join(METRICS[task])}"))
-    elif not task and spec.metric not in {m for ms in METRICS.values() for m in ms}:
+    elif not spec.trainable and not task and spec.metric not in known:
         problems.append(("metric", f"{spec.metric!r} is not a metric the trainer reports"))
     expected = direction(spec.metric)
-    if not problems and spec.mode != expected:
+    if not problems and spec.mode != expected and (spec.metric in known or not spec.trainable):
         problems.append(("mode", f"{spec.metric} should be optimised with mode {expected!r}, got {spec.mode!r}"))
     if spec.scheduler.name == "pbt" and spec.search.name == "hyperopt":
         problems.append(("search", "pbt explores by itself: use `search: random` with it"))

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import importlib
 import inspect
+import os
 import sys
 import traceback
 from pathlib import Path
@@ -88,6 +89,17 @@ def describe_exception(exc: BaseException, code_dir: str | Path) -> str:
     return f"{type(exc).__name__}{': ' + message if message else ''}{f' ({at})' if at else ''}"
 
 
+def _python_files(folder: Path, depth: int = 3) -> list[str]:
+    """.py files near the top of the code folder (for a did-you-mean), skipping virtualenvs, results, dot-folders."""
+    found = []
+    for root, dirs, files in os.walk(folder):
+        here = Path(root).relative_to(folder)
+        dirs[:] = [] if len(here.parts) >= depth else [
+            d for d in dirs if not d.startswith(".") and d not in ("runs", "venv", "__pycache__", "node_modules")]
+        found += [(here / f).as_posix() for f in files if f.endswith(".py")]
+    return found
+
+
 def resolve(ref: str, code_dir: str | Path, key: str) -> Any:
     """`import_user`, with every failure as InputError(`key: message`): a missing file, module or name, an
     exception while importing (file, line and exception), something that is not callable."""
@@ -98,8 +110,7 @@ def resolve(ref: str, code_dir: str | Path, key: str) -> Any:
     except ValueError as exc:
         raise InputError([f"{key}: {exc}"]) from None
     if file is not None and not file.is_file():
-        nearby = [str(p.relative_to(code_dir)) for p in code_dir.rglob("*.py") if "runs" not in p.parts][:200]
-        raise InputError([f"{key}: no such file {module} in {code_dir}{did_you_mean(module, nearby)}"])
+        raise InputError([f"{key}: no such file {module} in {code_dir}{did_you_mean(module, _python_files(code_dir))}"])
     make_importable(code_dir)
     try:
         obj: Any = importlib.import_module(module_name)
