@@ -47,6 +47,37 @@ def ray_address():
     assert not pids_of(Path(temp), port), "processes of the test cluster outlived the suite"
 
 
+@pytest.fixture(scope="module")
+def cluster(monkeypatch_module):
+    """A three-node `cluster-local` cluster (127.0.0.1-3, a temp dir each) for one test module: (state, env)."""
+    root = tempfile.mkdtemp(prefix="rtl", dir="/tmp")  # short: Ray's socket paths have a length limit
+    env = {**ENV, "RAYTUNE_APP_LOCAL_CLUSTER_DIR": root,
+           # notice a lost node within seconds instead of Ray's default of about half a minute
+           "RAY_health_check_period_ms": "1000", "RAY_health_check_failure_threshold": "3"}
+    monkeypatch_module.setattr("conftest.ENV", env)  # run_cli and start_cli read it
+    port, dash = free_port(), free_port()
+    up = subprocess.run([sys.executable, "-m", "raytune_app", "cluster-local", "up", "--nodes", "3",
+                         "--port", str(port), "--dashboard-port", str(dash)],
+                        env=env, capture_output=True, text=True, timeout=300)
+    assert up.returncode == 0, up.stdout + up.stderr
+    state = json.loads((Path(root) / "cluster.json").read_text())
+    yield state, env
+    down = subprocess.run([sys.executable, "-m", "raytune_app", "cluster-local", "down"], env=env,
+                          capture_output=True, text=True, timeout=120)
+    assert down.returncode == 0 and "stopped 3 node(s)" in down.stdout
+    from raytune_app.cluster.local import pids_of
+
+    assert not any(pids_of(Path(n["temp_dir"]), port) for n in state["nodes"])
+    shutil.rmtree(root, ignore_errors=True)
+
+
+@pytest.fixture(scope="module")
+def monkeypatch_module():
+    mp = pytest.MonkeyPatch()
+    yield mp
+    mp.undo()
+
+
 def run_cli(*args: str, timeout: float = 300, cwd: Path | None = None) -> subprocess.CompletedProcess:
     """`python -m raytune_app ARGS` in a real process; output captured as text."""
     return subprocess.run([sys.executable, "-m", "raytune_app", *map(str, args)], env=ENV, cwd=cwd,

@@ -3,49 +3,15 @@
 from __future__ import annotations
 
 import json
-import shutil
 import subprocess
 import sys
-import tempfile
 from pathlib import Path
 
-import pytest
-
-from conftest import ENV, REPO, free_port, histories, run_cli, start_cli, wait_for, write_experiment
+from conftest import REPO, histories, run_cli, start_cli, wait_for, write_experiment
 
 # epochs of about a second: Ray copies result.json, which the tests read, to the storage path every 2 s
 SLOW = {"data": {"dataset": "synthetic", "n_samples": 15000, "n_features": 64}, "scheduler": "fifo",
         "search": "random", "space": {"lr": {"loguniform": [1e-3, 1e-2]}, "batch_size": 16, "hidden_size": 256}}
-
-
-@pytest.fixture(scope="module")
-def cluster(monkeypatch_module):
-    root = tempfile.mkdtemp(prefix="rtl", dir="/tmp")  # short: Ray's socket paths have a length limit
-    env = {**ENV, "RAYTUNE_APP_LOCAL_CLUSTER_DIR": root,
-           # notice a lost node within seconds instead of Ray's default of about half a minute
-           "RAY_health_check_period_ms": "1000", "RAY_health_check_failure_threshold": "3"}
-    monkeypatch_module.setattr("conftest.ENV", env)
-    port, dash = free_port(), free_port()
-    up = subprocess.run([sys.executable, "-m", "raytune_app", "cluster-local", "up", "--nodes", "3",
-                         "--port", str(port), "--dashboard-port", str(dash)],
-                        env=env, capture_output=True, text=True, timeout=300)
-    assert up.returncode == 0, up.stdout + up.stderr
-    state = json.loads((Path(root) / "cluster.json").read_text())
-    yield state, env
-    down = subprocess.run([sys.executable, "-m", "raytune_app", "cluster-local", "down"], env=env,
-                          capture_output=True, text=True, timeout=120)
-    assert down.returncode == 0 and "stopped 3 node(s)" in down.stdout
-    from raytune_app.cluster.local import pids_of
-
-    assert not any(pids_of(Path(n["temp_dir"]), port) for n in state["nodes"])
-    shutil.rmtree(root, ignore_errors=True)
-
-
-@pytest.fixture(scope="module")
-def monkeypatch_module():
-    mp = pytest.MonkeyPatch()
-    yield mp
-    mp.undo()
 
 
 def test_nodes_are_on_loopback_addresses(cluster):

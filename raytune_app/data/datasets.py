@@ -58,6 +58,8 @@ def task_of(data_spec) -> str | None:
     """The task a data spec implies without reading files (None: decided by the data)."""
     if data_spec.task != "auto":
         return data_spec.task
+    if data_spec.loader:
+        return None  # the loader's labels decide
     return BUILTIN.get(data_spec.dataset)
 
 
@@ -153,8 +155,13 @@ def _split(X, y, fraction, seed, stratify):
         return train_test_split(X, y, test_size=fraction, random_state=seed)
 
 
-def load_dataset(spec) -> Dataset:
-    """Load, split and standardise the data a `data:` spec names; InputError on bad data."""
+def load_dataset(spec, sample: bool = False) -> Dataset:
+    """Load, split and standardise the data a `data:` spec names; InputError on bad data. A user's loader's
+    data is used as it returns it (`sample`: only its first rows, see user_loader)."""
+    if spec.loader:
+        from raytune_app.data.user_loader import load_user_data
+
+        return load_user_data(spec, sample=sample)
     key = "data.dataset"
     image_shape = None
     if spec.dataset in BUILTIN:

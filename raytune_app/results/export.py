@@ -56,12 +56,11 @@ def _checkpoint_dir(e: Experiment, trial_id: str, recorded: str | None) -> str:
 
 def restore_model(spec, dataset, config: dict[str, Any], checkpoint: str):
     """The model a trial's config describes, with a checkpoint's weights, in eval mode; and the checkpoint."""
-    from raytune_app.spec.hyperparams import Hyperparams
     from raytune_app.trial.checkpoint import load_checkpoint
-    from raytune_app.trial.models import build_model
+    from raytune_app.trial.user_model import build_trial_model
 
     state = load_checkpoint(checkpoint)
-    model = build_model(spec.model, Hyperparams.from_config(config), dataset.input_shape, dataset.outputs)
+    model = build_trial_model(spec.model, spec.code_dir, config, dataset.input_shape, dataset.outputs)
     model.load_state_dict(state["model"])
     model.eval()
     return model, state
@@ -97,6 +96,8 @@ def load_best(path: str | Path) -> BestModel:
     if not best:
         raise NoBestTrial(f"{path}: no trial reported a usable {e.metric}")
     spec = load_saved_spec(e.path)
+    if spec.trainable:
+        return _user_trainable_best(e, spec, best)
     try:
         dataset = load_dataset(spec.data)
     except InputError as exc:
@@ -110,6 +111,18 @@ def load_best(path: str | Path) -> BestModel:
     scores = {"experiment": e.name, "trial_id": trial_id, "epoch": int(state["epoch"]), "metric": e.metric,
               "mode": e.mode, e.metric: best.get(e.metric), test: best.get(test)}
     return BestModel(e, spec, dataset, trial_id, config, Path(checkpoint), int(state["epoch"]), model, scores)
+
+
+def _user_trainable_best(e: Experiment, spec, best: dict[str, Any]) -> BestModel:
+    """The best trial of a user's training function: its checkpoint folder as the function saved it (only the
+    user's code can rebuild a model from it)."""
+    trial_id = str(best["trial_id"])
+    trial = next((t for t in e.trials if t.trial_id == trial_id), None)
+    config = trial.config if trial and trial.config else best["config"]
+    checkpoint = _checkpoint_dir(e, trial_id, best.get("checkpoint"))
+    scores = {"experiment": e.name, "trial_id": trial_id, "epoch": best.get("epoch"), "metric": e.metric,
+              "mode": e.mode, e.metric: best.get(e.metric), **{k: v for k, v in best.items() if k.startswith("test_")}}
+    return BestModel(e, spec, None, trial_id, config, Path(checkpoint), best.get("epoch") or 0, None, scores)
 
 
 def model_config(best: BestModel) -> dict[str, Any]:
@@ -131,9 +144,11 @@ def model_config(best: BestModel) -> dict[str, Any]:
         "trial_id": best.trial_id, "checkpoint": str(best.checkpoint), "epoch": best.epoch,
         "metric": best.experiment.metric, "mode": best.experiment.mode,
         "data": best.spec.data.model_dump(),
-        "rebuild": "raytune_app.trial.models.build_model(model, Hyperparams.from_config(config), tuple(input_shape), "
+        "rebuild": "raytune_app.trial.user_model.build_trial_model(model, code_dir, config, tuple(input_shape), "
                    "outputs).load_state_dict(torch.load('model.pt', weights_only=True))",
     }
+    if best.spec.code_dir:  # the user's model: its class, called as training called it
+        out["code_dir"] = best.spec.code_dir
     if d.task == "classification":
         out["classes"] = list(d.classes)
         out["predict"] = "label = classes[output.argmax(1)]"
@@ -147,10 +162,21 @@ def export(best: BestModel, folder: Path) -> list[Path]:
     """Write model.pt, config.json and scores.json into `folder`; never overwrites an export."""
     import torch
 
-    taken = [f for f in FILES if (folder / f).exists()]
+    files = FILES if best.model is not None else ("checkpoint", "config.json", "scores.json")
+    taken = [f for f in files if (folder / f).exists()]
     if taken:
         raise InputError([f"--export: {folder} already holds {', '.join(taken)}; pick another folder"])
     folder.mkdir(parents=True, exist_ok=True)
+    if best.model is None:  # a user's training function: its checkpoint as it saved it
+        from ray.tune import Checkpoint
+
+        Checkpoint(str(best.checkpoint)).to_directory(str(folder / "checkpoint"))  # local or in a bucket
+        config = {"format": FORMAT, "trainable": best.spec.trainable, "code_dir": best.spec.code_dir,
+                  "config": best.config, "config_flat": flatten(best.config), "experiment": best.experiment.name,
+                  "trial_id": best.trial_id, "checkpoint": str(best.checkpoint), "metric": best.experiment.metric}
+        (folder / "config.json").write_text(json.dumps(config, indent=2, default=str))
+        (folder / "scores.json").write_text(json.dumps(best.scores, indent=2))
+        return [folder / f for f in files]
     torch.save(best.model.state_dict(), folder / "model.pt")
     (folder / "config.json").write_text(json.dumps(model_config(best), indent=2, default=str))
     (folder / "scores.json").write_text(json.dumps(best.scores, indent=2))
@@ -198,6 +224,10 @@ def evaluate_file(best: BestModel, file: str) -> tuple[str, float, int]:
     """(metric name, value, rows): accuracy or rmse of the best model on the data in `file`."""
     from raytune_app.trial.loop import evaluate
 
+    if best.model is None:
+        raise InputError([f"{best.experiment.path}: evaluate scores a model that raytune-app trains; this experiment "
+                          f"ran your training function ({best.spec.trainable}): `best --export DIR` copies its best "
+                          "checkpoint for your code to load"])
     X, y = _read_data(file, best.spec.data.label)
     Xt, yt = prepare(best, X, y, file)
     scores = evaluate(best.model, Xt, yt, best.dataset)

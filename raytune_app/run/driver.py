@@ -37,14 +37,19 @@ def check_metric(spec: ExperimentSpec, task: str, source: str) -> None:
 
 
 def load_data(spec: ExperimentSpec, source: str):
-    """The experiment's data, checked against its metric; InputError naming `source` on any problem."""
+    """The experiment's data, checked against its metric (a user's model is run on it); InputError naming
+    `source` on any problem. None for a user's training function, which loads its own."""
     from raytune_app.data.datasets import load_dataset
+    from raytune_app.run.user_checks import check_model
 
+    if spec.trainable:
+        return None
     try:
-        dataset = load_dataset(spec.data)
+        dataset = load_dataset(spec.data, sample=spec.data.on_workers)
     except InputError as exc:
         raise InputError(f"{source}: {p}" for p in exc.problems) from None
     check_metric(spec, dataset.task, source)
+    check_model(spec, dataset, source)
     return dataset
 
 
@@ -54,7 +59,7 @@ def prepare_while_ray_starts(spec: ExperimentSpec, source: str) -> Future:
     thread starts Ray, PyTorch imported beside it; together they take as long as Ray's start."""
     from raytune_app.data.datasets import BUILTIN, task_of
 
-    if spec.data.dataset not in BUILTIN:
+    if spec.data.dataset not in BUILTIN or spec.user_code:
         future: Future = Future()
         future.set_result(load_data(spec, source))
         return future
@@ -74,8 +79,9 @@ def prepare_while_ray_starts(spec: ExperimentSpec, source: str) -> Future:
 
 def describe(spec: ExperimentSpec) -> str:
     sampled = [n for n, p in spec.params.items() if p.kind != "constant"]
+    what = spec.trainable or f"{spec.model} on {spec.data.loader or Path(spec.data.dataset).name}"
     return (f"{spec.trial_count} trials x {spec.max_epochs} epochs, {spec.scheduler.name} + {spec.search.name}, "
-            f"{spec.model} on {Path(spec.data.dataset).name}, optimising {spec.metric} ({spec.mode}); "
+            f"{what}, optimising {spec.metric} ({spec.mode}); "
             f"searching {', '.join(sampled) or 'nothing'}")
 
 
@@ -90,6 +96,10 @@ def _test_scores(spec: ExperimentSpec, dataset):
     """summary.json's held-out scores of the best trial: its checkpoint on the test split."""
     from raytune_app.results.export import held_out_scores
 
+    if spec.trainable:
+        from raytune_app.run.user_checks import reported_test_scores
+
+        return lambda experiment, trial, checkpoint: reported_test_scores(experiment, trial)
     return lambda experiment, trial, checkpoint: held_out_scores(spec, dataset, trial, checkpoint)
 
 
@@ -102,9 +112,11 @@ def run(tuner, spec: ExperimentSpec, dataset, path: str, conn: Connection) -> in
     from raytune_app.run.restore import mark_errored
     from raytune_app.run.tracking import record_outcome
     from raytune_app.run.tuner import trial_id_of
+    from raytune_app.run.user_checks import missing_metric_problem
 
     with graceful_interrupts() as stopped:
         results = tuner.fit()
+    missing = missing_metric_problem(spec, results)
     errored = [trial_id_of(r) for r in results if r.error is not None]
     mark_errored(path, errored)  # so that `resume --restart-errored` starts them over (see restore.py)
     summary = summarize(path, spec, errored, _test_scores(spec, dataset))
@@ -113,6 +125,9 @@ def run(tuner, spec: ExperimentSpec, dataset, path: str, conn: Connection) -> in
     record_end(path)
     record_outcome(spec, path)
     print_summary(summary)
+    if missing:
+        print(missing, file=sys.stderr, flush=True)
+        return EXIT_FAILED
     if stopped.is_set():
         print(f"\nInterrupted; the experiment's state is saved. Resume it with:\n  {resume_hint(path, conn.address)}",
               flush=True)
@@ -164,6 +179,10 @@ def _connect(spec: ExperimentSpec, source: str, conn: Connection) -> int:
     connect(conn.address, conn.dashboard)
     capacity = trial_capacity(spec.resources.cpus_per_trial, spec.resources.gpus_per_trial, source)
     check_storage_shared(spec.storage, source)
+    if spec.user_code:
+        from raytune_app.cluster.runtime_env import ship_code
+
+        ship_code(spec.code_dir, spec.storage, source)
     return capacity
 
 

@@ -10,6 +10,11 @@ from ray.tune import Callback
 from raytune_app.results.status import classify
 
 
+def _epochs(result: dict) -> int:
+    """Epochs of the built-in loop; reports of a user's training function."""
+    return int(result.get("epoch", result.get("training_iteration", 0)) or 0)
+
+
 class TrialProgress(Callback):
     """`[5/32] trial 3f2a: val_accuracy 0.9611 after 9 epochs (stopped early); best so far 0.9722`."""
 
@@ -28,7 +33,7 @@ class TrialProgress(Callback):
         shown = f"{value:.4f}" if isinstance(value, (int, float)) else "-"
         best = f"{self._best:.4f}" if self._best is not None else "-"
         print(f"[{self._done}/{self._total}] trial {trial.trial_id}: {self._metric} {shown} after "
-              f"{result.get('epoch', 0)} epochs ({how}); best so far {best}", file=sys.stdout, flush=True)
+              f"{_epochs(result)} epochs ({how}); best so far {best}", file=sys.stdout, flush=True)
 
     def on_trial_complete(self, iteration: int, trials: list, trial, **info) -> None:
         self._line(trial, classify(trial.last_result, "TERMINATED", self._max_epochs).replace("_", " "))

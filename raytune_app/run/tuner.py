@@ -17,16 +17,25 @@ from raytune_app.run.budget import MarkBudgetCuts
 from raytune_app.run import tracking
 from raytune_app.run.progress import TrialProgress
 from raytune_app.run.tensorboard_logging import SCALARS, TensorBoardCallback
+from raytune_app.run.user_checks import stopper_for
 from raytune_app.trial.trainable import TrialSettings, train_trial
 
 
-def trainable_for(spec: ExperimentSpec, dataset: Dataset):
-    """The function trainable with its data in the object store and its resources attached."""
-    settings = TrialSettings(
-        model=spec.model, max_epochs=spec.max_epochs, checkpoint_every=spec.checkpoint_every,
-        seed=spec.seed, cpus_per_trial=spec.resources.cpus_per_trial,
-        gpus_per_trial=spec.resources.gpus_per_trial)
-    fn = tune.with_parameters(train_trial, data=dataset.without_test(), settings=settings)
+def trainable_for(spec: ExperimentSpec, dataset: Dataset | None):
+    """The function trainable with its data in the object store and its resources attached (or the
+    user's own function trainable, wrapped)."""
+    if spec.trainable:
+        from raytune_app.trial.user_trainable import UserTrainable, run_user_trainable
+
+        fn = tune.with_parameters(run_user_trainable, code=UserTrainable(spec.trainable, spec.code_dir, spec.metric))
+    else:
+        on_workers = spec.data.on_workers  # then each trial calls the user's loader itself
+        settings = TrialSettings(
+            model=spec.model, max_epochs=spec.max_epochs, checkpoint_every=spec.checkpoint_every,
+            seed=spec.seed, cpus_per_trial=spec.resources.cpus_per_trial,
+            gpus_per_trial=spec.resources.gpus_per_trial, code_dir=spec.code_dir,
+            data_spec=spec.data if on_workers else None)
+        fn = tune.with_parameters(train_trial, data=None if on_workers else dataset.without_test(), settings=settings)
     return tune.with_resources(fn, {"cpu": spec.resources.cpus_per_trial, "gpu": spec.resources.gpus_per_trial})
 
 
@@ -38,8 +47,11 @@ def _configure_tune() -> None:
     os.environ.setdefault("TUNE_GLOBAL_CHECKPOINT_S", "2")
 
 
-def _callbacks(spec: ExperimentSpec, dataset: Dataset) -> list:
-    metrics = [m for m in SCALARS if m in METRICS[dataset.task] or m == "epoch_time_s"]
+def _callbacks(spec: ExperimentSpec, dataset: Dataset | None) -> list:
+    if dataset is None:  # a user's training function: the one metric known before it reports
+        metrics = [spec.metric]
+    else:
+        metrics = [m for m in SCALARS if m in METRICS[dataset.task] or m == "epoch_time_s"]
     return [MarkBudgetCuts(), CSVLoggerCallback(), JsonLoggerCallback(), TensorBoardCallback(spec.params, metrics),
             TrialProgress(spec.metric, spec.mode, spec.trial_count, spec.max_epochs), *tracking.callbacks(spec)]
 
@@ -74,7 +86,7 @@ def build_tuner(spec: ExperimentSpec, dataset: Dataset, max_concurrent: int, his
             name=spec.name, storage_path=storage.resolve(spec.storage),
             failure_config=tune.FailureConfig(max_failures=spec.max_failures),
             checkpoint_config=_checkpoint_config(spec),
-            callbacks=_callbacks(spec, dataset), verbose=1),
+            callbacks=_callbacks(spec, dataset), stop=stopper_for(spec), verbose=1),
     )
 
 

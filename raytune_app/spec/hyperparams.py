@@ -11,6 +11,19 @@ OPTIMIZERS = ("adam", "adamw", "sgd", "rmsprop")
 CNN_ONLY = ("channels", "kernel_size")
 
 
+def chosen(config: Mapping[str, Any]) -> dict[str, Any]:
+    """A sampled config as the values a trial trains with: a mapping is a conditional branch,
+    `optimizer: {name: sgd, lr: ...}` means optimizer=sgd plus the branch's own hyperparameters."""
+    flat: dict[str, Any] = {}
+    for key, value in config.items():
+        if isinstance(value, Mapping):
+            flat.update({k: v for k, v in value.items() if k != "name"})
+            flat[key] = value.get("name")
+        else:
+            flat.setdefault(key, value)
+    return flat
+
+
 @dataclass(frozen=True)
 class Hyperparams:
     """A trial's hyperparameters with the built-in trainer's defaults filled in."""
@@ -35,15 +48,8 @@ class Hyperparams:
 
     @classmethod
     def from_config(cls, config: Mapping[str, Any]) -> "Hyperparams":
-        """Read a sampled config; a mapping is a conditional branch: `optimizer: {name: sgd, lr: ...}`
-        means optimizer=sgd plus the branch's own hyperparameters."""
-        flat: dict[str, Any] = {}
-        for key, value in config.items():
-            if isinstance(value, Mapping):
-                flat.update({k: v for k, v in value.items() if k != "name"})
-                flat[key] = value.get("name")
-            else:
-                flat.setdefault(key, value)
+        """Read a sampled config (see `chosen`)."""
+        flat = chosen(config)
         names = {f.name for f in fields(cls)} - {"extra"}
         known = {k: v for k, v in flat.items() if k in names}
         if known.get("hidden_sizes") is not None:

@@ -22,8 +22,9 @@ from raytune_app.spec.names import SCHEDULERS, SEARCHERS
 from raytune_app.spec.options import (HYPERBAND_HANG, RESERVED, SCHEDULER_OPTIONS, SEARCHER_OPTIONS,
                                       pbt_mutations, scheduler_kwargs)
 from raytune_app.spec.space import Param, parse_space
+from raytune_app.spec.user_code import BUILTIN_MODELS, is_reference
 
-INTERNAL_FIELDS = ("source", "warm_start", "extends")  # set by the CLI, never read from a file
+INTERNAL_FIELDS = ("source", "warm_start", "extends", "code_dir")  # set by the CLI, never read from a file
 
 
 class _Strict(BaseModel):
@@ -73,11 +74,24 @@ class DataSpec(_Strict):
     n_classes: int = Field(10, ge=2, strict=True)
     n_informative: int | None = Field(None, ge=2, strict=True)
     class_sep: float = Field(1.0, gt=0)
+    # the user's loader: `data/load.py:load`, called with `args`; in the driver, or in each trial
+    loader: str | None = None
+    args: dict[str, Any] = {}
+    on_workers: bool = False
+    code_dir: str = ""  # the experiment file's folder, set by load_spec: where `loader` is found
 
     @model_validator(mode="after")
     def _fractions(self):
         if self.val_fraction + self.test_fraction >= 1:
             raise ValueError("val_fraction + test_fraction must be below 1")
+        return self
+
+    @model_validator(mode="after")
+    def _loader(self):
+        if self.loader is not None and not is_reference(self.loader):
+            raise ValueError(f"loader must be FILE.py:NAME or package.module:NAME, got {self.loader!r}")
+        if not self.loader and (self.args or self.on_workers):
+            raise ValueError("args and on_workers are for a loader: add `loader: FILE.py:NAME`")
         return self
 
 
@@ -122,7 +136,8 @@ class ExperimentSpec(_Strict):
     time_budget_s: float | None = Field(None, gt=0)
     max_failures: int = Field(2, ge=-1, strict=True)
     data: DataSpec = DataSpec()
-    model: Literal["mlp", "cnn"] = "mlp"
+    model: str = "mlp"  # mlp | cnn | the user's model: FILE.py:NAME or package.module:NAME
+    trainable: str | None = None  # the user's Ray Tune function trainable: FILE.py:NAME
     scheduler: SchedulerSpec = SchedulerSpec()
     search: SearchSpec = SearchSpec()
     resources: ResourcesSpec = ResourcesSpec()
@@ -134,6 +149,27 @@ class ExperimentSpec(_Strict):
     source: str = ""  # the file this spec came from
     warm_start: WarmStartSpec | None = None  # set by --warm-start / extend, not in files
     extends: str | None = None
+    code_dir: str = ""  # the experiment file's folder: where the user's code is found (and what ships to nodes)
+
+    @field_validator("model")
+    @classmethod
+    def _model(cls, v: str) -> str:
+        if v not in BUILTIN_MODELS and not is_reference(v):
+            raise ValueError(f"must be mlp, cnn, or your model as FILE.py:NAME or package.module:NAME, got {v!r}"
+                             f"{did_you_mean(v, BUILTIN_MODELS)}")
+        return v
+
+    @field_validator("trainable")
+    @classmethod
+    def _trainable(cls, v: str | None) -> str | None:
+        if v is not None and not is_reference(v):
+            raise ValueError(f"must be your training function as FILE.py:NAME or package.module:NAME, got {v!r}")
+        return v
+
+    @property
+    def user_code(self) -> bool:
+        """Whether the experiment runs the user's own code (model, loader or training function)."""
+        return bool(self.trainable or self.data.loader or is_reference(self.model))
 
     @field_validator("name")
     @classmethod
@@ -221,7 +257,8 @@ def _space_problems(spec: ExperimentSpec, params: dict[str, Param]) -> list[tupl
     def unknown(key: str, name: str) -> tuple[str, str]:
         return key, f"not a hyperparameter the {spec.model} trainer understands{did_you_mean(name, known)}"
 
-    for name, param in params.items():
+    builtin = not spec.trainable and spec.model in BUILTIN_MODELS  # else user_code_problems checks the names
+    for name, param in params.items() if builtin else ():
         if name not in known:
             problems.append(unknown(f"space.{name}", name))
             continue
@@ -243,16 +280,31 @@ def _space_problems(spec: ExperimentSpec, params: dict[str, Param]) -> list[tupl
 def _cross_problems(spec: ExperimentSpec) -> list[tuple[str, str]]:
     problems = []
     task = spec.task
-    if task and spec.metric not in METRICS[task]:
+    known = {m for ms in METRICS.values() for m in ms}
+    # a user's function reports metrics of its own (its first report is checked); their direction is `mode`,
+    # checked only for the names the built-in trainer reports
+    if not spec.trainable and task and spec.metric not in METRICS[task]:
         problems.append(("metric", f"{spec.metric!r} is not reported for {task} data; "
                                    f"one of {', '.join(METRICS[task])}"))
-    elif not task and spec.metric not in {m for ms in METRICS.values() for m in ms}:
+    elif not spec.trainable and not task and spec.metric not in known:
         problems.append(("metric", f"{spec.metric!r} is not a metric the trainer reports"))
     expected = direction(spec.metric)
-    if not problems and spec.mode != expected:
+    if not problems and spec.mode != expected and (spec.metric in known or not spec.trainable):
         problems.append(("mode", f"{spec.metric} should be optimised with mode {expected!r}, got {spec.mode!r}"))
     if spec.scheduler.name == "pbt" and spec.search.name == "hyperopt":
         problems.append(("search", "pbt explores by itself: use `search: random` with it"))
+    return problems
+
+
+def _written_problems(raw: Mapping[str, Any]) -> list[tuple[str, str]]:
+    """Keys written together that exclude each other (the saved spec holds every key: checked on files only)."""
+    problems = []
+    data = raw.get("data") if isinstance(raw.get("data"), Mapping) else {}
+    if data.get("loader") and "dataset" in data:
+        problems.append(("data", "give either dataset or loader, not both"))
+    if raw.get("trainable") and {"model", "data"} & set(raw):
+        problems.append(("trainable", "a training function builds its own model and loads its own data: "
+                                      "remove `model` and `data`"))
     return problems
 
 
@@ -324,8 +376,17 @@ def load_spec(path: str | Path, overrides: Mapping[str, Any] | None = None) -> E
         _, space_problems = parse_space(raw.get("space"))
         raise InputError(f"{path}: {k}: {m}" for k, m in problems + space_problems) from None
     spec = _with_data_path(spec, path.parent)
+    if spec.user_code:
+        code_dir = str(path.parent.resolve())
+        spec = spec.model_copy(update={"code_dir": code_dir,
+                                       "data": spec.data.model_copy(update={"code_dir": code_dir})})
     params, problems = parse_space(spec.space)
-    problems += _space_problems(spec, params) + _cross_problems(spec) + _scheduler_problems(spec)
+    problems += (_space_problems(spec, params) + _cross_problems(spec) + _scheduler_problems(spec)
+                 + _written_problems(raw))
+    if spec.user_code and not problems:
+        from raytune_app.spec.user_code import user_code_problems
+
+        problems += user_code_problems(spec, params)
     if problems:
         raise InputError(f"{path}: {k}: {m}" for k, m in problems)
     return spec

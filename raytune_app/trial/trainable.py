@@ -25,7 +25,8 @@ from raytune_app.spec.hyperparams import Hyperparams
 from raytune_app.spec.metrics import worst_value
 from raytune_app.trial.checkpoint import load_checkpoint, save_checkpoint
 from raytune_app.trial.loop import evaluate, train_epoch
-from raytune_app.trial.models import apply_hyperparams, build_model, build_optimizer
+from raytune_app.trial.models import apply_hyperparams, build_optimizer
+from raytune_app.trial.user_model import build_trial_model, import_here
 
 @dataclass(frozen=True)
 class TrialSettings:
@@ -37,6 +38,8 @@ class TrialSettings:
     seed: int
     cpus_per_trial: float
     gpus_per_trial: float
+    code_dir: str = ""  # the experiment's folder, for a user's model or loader
+    data_spec: Any = None  # the `data:` section, when each trial calls the user's loader itself (on_workers)
 
 def trial_seed(config: Mapping[str, Any], base_seed: int) -> int:
     """The trial's seed: `seed` from its config, else derived from the config and --seed,
@@ -52,7 +55,15 @@ def _tensor(array, device: torch.device) -> torch.Tensor:
         warnings.filterwarnings("ignore", message="The given NumPy array is not writable")
         return torch.from_numpy(array).to(device)
 
-def train_trial(config: dict, data: Dataset, settings: TrialSettings) -> None:
+def load_on_worker(settings: TrialSettings) -> Dataset:
+    """The data of a user's loader that runs where the trial runs (`data.on_workers`)."""
+    from raytune_app.data.user_loader import load_user_data
+
+    spec = settings.data_spec
+    return load_user_data(spec, loader=import_here(spec.loader, spec.code_dir)).without_test()
+
+
+def train_trial(config: dict, data: Dataset | None, settings: TrialSettings) -> None:
     """Train one trial, resuming from `tune.get_checkpoint()` when Ray restarts it."""
     # one "Checkpoint successfully created" line per epoch and trial would drown the driver's output
     logging.getLogger("ray.train._internal.storage").setLevel(logging.WARNING)
@@ -67,7 +78,9 @@ def train_trial(config: dict, data: Dataset, settings: TrialSettings) -> None:
     hp = Hyperparams.from_config(config)
     seed = trial_seed(config, settings.seed)
     torch.manual_seed(seed)
-    model = build_model(settings.model, hp, data.input_shape, data.outputs).to(device)
+    if data is None:
+        data = load_on_worker(settings)
+    model = build_trial_model(settings.model, settings.code_dir, config, data.input_shape, data.outputs).to(device)
     optimizer = build_optimizer(hp, model.parameters())
     gen = torch.Generator().manual_seed(seed)
 
