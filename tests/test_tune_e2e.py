@@ -8,6 +8,7 @@ import os
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -170,24 +171,19 @@ def test_grid_search_runs_every_combination(ray_address, tmp_path):
     assert combos == [((32,), "relu"), ((32,), "tanh"), ((32, 16), "relu"), ((32, 16), "tanh")]
 
 
-def ray_processes() -> set[int]:
-    """Ray's server processes and agents running on this machine."""
-    import psutil
-
-    names = ("gcs_server", "raylet", "ray::DashboardAgent", "ray::RuntimeEnvAgent")
-    return {p.pid for p in psutil.process_iter(["cmdline"]) if p.info["cmdline"]
-            and any(n in p.info["cmdline"][0] for n in names)}
-
-
 def test_regression_reports_rmse_and_a_diverging_trial_stops_itself(tmp_path):
-    """Also the default path: no --address, so the CLI starts its own local Ray."""
+    """Also the default path: no --address, so the CLI starts its own local Ray (in a temp dir of its own,
+    so that the test can tell its processes from any other Ray's), and stops all of it when it ends."""
+    from raytune_app.cluster.local import pids_of
+
     spec = write_experiment(tmp_path / "reg.yaml", metric="val_rmse", mode="min", scheduler="fifo",
                             search="grid", data={"dataset": "diabetes"}, max_epochs=3, num_samples=1,
                             space={"lr": {"grid": [1e-2, 1e9]}, "optimizer": "sgd", "momentum": 0.9})
-    before = ray_processes()
-    out = run_cli("tune", spec, "--storage", tmp_path / "runs")
+    ray_dir = Path(tempfile.mkdtemp(prefix="rtcli", dir="/tmp"))  # short: Ray's socket paths have a length limit
+    out = subprocess.run([sys.executable, "-m", "raytune_app", "tune", str(spec), "--storage", str(tmp_path / "runs")],
+                         env={**ENV, "RAY_TMPDIR": str(ray_dir)}, capture_output=True, text=True, timeout=300)
     assert out.returncode == 0, out.stderr[-3000:]
-    wait_for(lambda: ray_processes() <= before, timeout=30)  # the CLI's own Ray stopped with it, agents too
+    wait_for(lambda: not pids_of(ray_dir), timeout=30)  # the CLI's own Ray stopped with it, agents too
     summary = json.loads((tmp_path / "runs" / "reg" / "summary.json").read_text())
     assert summary["trials_by_status"] == {"completed": 1, "diverged": 1}
     assert summary["best"]["config"]["lr"] == 1e-2 and 30 < summary["best"]["test_rmse"] < 100
