@@ -194,15 +194,20 @@ LOADERS = {
      "data.loader: bad/no_val.py:load returned no validation split ('val')"),
 ], ids=["missing-file", "missing-module", "missing-name", "not-callable", "import-error", "signature",
         "forward-pass", "loader-types", "loader-lengths", "loader-no-validation"])
-def test_bad_code_is_one_line_before_ray_starts(code, ray_address, tmp_path, files, fields, message):
+def test_bad_code_is_one_line_before_ray_starts(code, tmp_path, capsys, files, fields, message):
+    """In this process (the CLI's own main(), as test_cli_validation does): quick, and it shows Ray never started."""
+    import ray
+
+    from raytune_app.cli.main import main
+
     for name, text in files.items():
         (code / name).parent.mkdir(parents=True, exist_ok=True)
         (code / name).write_text(text)
     spec = write_experiment(code / "bad.yaml", **fields)
-    out = run_cli("tune", spec, "--storage", tmp_path / "runs", "--address", ray_address)
-    assert out.returncode == 2, out.stdout[-2000:] + out.stderr[-2000:]
-    assert out.stderr.strip() == f"{spec}: {message.format(code=code)}"
-    assert not (tmp_path / "runs").exists()  # refused before anything was started or written
+    assert main(["tune", str(spec), "--storage", str(tmp_path / "runs")]) == 2
+    err = capsys.readouterr().err
+    assert err.strip() == f"{spec}: {message.format(code=code)}" and "Traceback" not in err
+    assert not ray.is_initialized() and not (tmp_path / "runs").exists()  # refused before anything started
 
 
 def test_a_model_taking_kwargs_accepts_every_hyperparameter(code):
