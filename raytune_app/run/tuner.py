@@ -26,8 +26,14 @@ def trainable_for(spec: ExperimentSpec, dataset: Dataset):
         model=spec.model, max_epochs=spec.max_epochs, checkpoint_every=spec.checkpoint_every,
         seed=spec.seed, cpus_per_trial=spec.resources.cpus_per_trial,
         gpus_per_trial=spec.resources.gpus_per_trial)
+    resources = spec.resources
+    if resources.workers_per_trial > 1:
+        from raytune_app.trial.data_parallel import DataParallelSettings, data_parallel_trainable
+
+        return data_parallel_trainable(dataset.without_test(), DataParallelSettings(
+            settings, resources.workers_per_trial, resources.cpus_per_worker, resources.gpus_per_worker))
     fn = tune.with_parameters(train_trial, data=dataset.without_test(), settings=settings)
-    return tune.with_resources(fn, {"cpu": spec.resources.cpus_per_trial, "gpu": spec.resources.gpus_per_trial})
+    return tune.with_resources(fn, {"cpu": resources.cpus_per_trial, "gpu": resources.gpus_per_trial})
 
 
 def _configure_tune() -> None:
@@ -69,7 +75,8 @@ def build_tuner(spec: ExperimentSpec, dataset: Dataset, max_concurrent: int, his
         tune_config=tune.TuneConfig(
             metric=spec.metric, mode=spec.mode, search_alg=search_alg, scheduler=build_scheduler(spec),
             num_samples=spec.num_samples, time_budget_s=spec.time_budget_s,
-            reuse_actors=True, trial_dirname_creator=_trial_dirname),
+            # a data-parallel trial's workers end with its actor: reusing the actor would leave them running
+            reuse_actors=spec.resources.workers_per_trial == 1, trial_dirname_creator=_trial_dirname),
         run_config=tune.RunConfig(
             name=spec.name, storage_path=storage.resolve(spec.storage),
             failure_config=tune.FailureConfig(max_failures=spec.max_failures),

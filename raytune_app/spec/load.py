@@ -23,7 +23,7 @@ from raytune_app.spec.options import (HYPERBAND_HANG, RESERVED, SCHEDULER_OPTION
                                       pbt_mutations, scheduler_kwargs)
 from raytune_app.spec.space import Param, parse_space
 
-INTERNAL_FIELDS = ("source", "warm_start", "extends")  # set by the CLI, never read from a file
+INTERNAL_FIELDS = ("source", "warm_start", "extends", "gpu_packing")  # set by the CLI, never read from a file
 
 
 class _Strict(BaseModel):
@@ -82,8 +82,30 @@ class DataSpec(_Strict):
 
 
 class ResourcesSpec(_Strict):
+    """What one trial holds: one process (cpus/gpus_per_trial), or with workers_per_trial > 1 that many
+    Ray Train workers, each holding cpus/gpus_per_worker (data-parallel trials, trial/data_parallel.py)."""
+
     cpus_per_trial: float = Field(1.0, gt=0)
-    gpus_per_trial: float = Field(0.0, ge=0)
+    gpus_per_trial: float | Literal["auto"] = 0.0  # auto: packed by measured memory, see run/gpu_packing.py
+    workers_per_trial: int = Field(1, ge=1, strict=True)
+    cpus_per_worker: float = Field(1.0, gt=0)
+    gpus_per_worker: float = Field(0.0, ge=0)
+
+    @field_validator("gpus_per_trial", mode="before")
+    @classmethod
+    def _number_or_auto(cls, v: Any) -> Any:
+        ok = v == "auto" or (isinstance(v, (int, float)) and not isinstance(v, bool) and v >= 0)
+        if not ok:
+            raise ValueError(f"must be a number of GPUs (0 or more, fractions allowed) or 'auto', got {v!r}")
+        return v
+
+    @property
+    def bundle(self) -> tuple[int, float, float]:
+        """(workers, CPUs, GPUs of each): what a trial holds on the cluster, as the resource checks count it.
+        Only for a resolved spec (gpus_per_trial a number, see run/gpu_packing.py)."""
+        if self.workers_per_trial > 1:
+            return self.workers_per_trial, self.cpus_per_worker, self.gpus_per_worker
+        return 1, self.cpus_per_trial, float(self.gpus_per_trial)
 
 
 class TrackingSpec(_Strict):
@@ -107,6 +129,18 @@ class WarmStartSpec(_Strict):
     sources: list[str] = []
     points: int = 0
     skipped: int = 0
+
+
+class GpuPackingSpec(_Strict):
+    """What `gpus_per_trial: auto` measured and chose (run/gpu_packing.py); kept for the summary."""
+
+    gpus_per_trial: float
+    reason: str  # one line: what was measured and why this many trials share a GPU (or why none)
+    device: str | None = None
+    device_gib: float | None = None
+    trial_peak_gib: float | None = None
+    trials_per_gpu: int | None = None
+    largest_config: dict[str, Any] | None = None
 
 
 class ExperimentSpec(_Strict):
@@ -134,6 +168,7 @@ class ExperimentSpec(_Strict):
     source: str = ""  # the file this spec came from
     warm_start: WarmStartSpec | None = None  # set by --warm-start / extend, not in files
     extends: str | None = None
+    gpu_packing: GpuPackingSpec | None = None  # set when gpus_per_trial: auto was resolved, not in files
 
     @field_validator("name")
     @classmethod
@@ -240,6 +275,18 @@ def _space_problems(spec: ExperimentSpec, params: dict[str, Param]) -> list[tupl
     return problems
 
 
+def _resource_problems(spec: ExperimentSpec) -> list[tuple[str, str]]:
+    """Per-trial and per-worker keys do not mix: each kind of trial reads only its own."""
+    r = spec.resources
+    given = r.model_fields_set
+    if r.workers_per_trial > 1:
+        return [(f"resources.{k}", f"is for one-process trials; with workers_per_trial > 1 set "
+                                   f"{k.replace('trial', 'worker')} (what each of the {r.workers_per_trial} workers holds)")
+                for k in ("cpus_per_trial", "gpus_per_trial") if k in given]
+    return [(f"resources.{k}", f"needs workers_per_trial > 1; a one-process trial holds {k.replace('worker', 'trial')}")
+            for k in ("cpus_per_worker", "gpus_per_worker") if k in given]
+
+
 def _cross_problems(spec: ExperimentSpec) -> list[tuple[str, str]]:
     problems = []
     task = spec.task
@@ -325,7 +372,8 @@ def load_spec(path: str | Path, overrides: Mapping[str, Any] | None = None) -> E
         raise InputError(f"{path}: {k}: {m}" for k, m in problems + space_problems) from None
     spec = _with_data_path(spec, path.parent)
     params, problems = parse_space(spec.space)
-    problems += _space_problems(spec, params) + _cross_problems(spec) + _scheduler_problems(spec)
+    problems += (_space_problems(spec, params) + _cross_problems(spec) + _scheduler_problems(spec)
+                 + _resource_problems(spec))
     if problems:
         raise InputError(f"{path}: {k}: {m}" for k, m in problems)
     return spec
