@@ -35,9 +35,9 @@ def cluster(monkeypatch_module):
     down = subprocess.run([sys.executable, "-m", "raytune_app", "cluster-local", "down"], env=env,
                           capture_output=True, text=True, timeout=120)
     assert down.returncode == 0 and "stopped 3 node(s)" in down.stdout
-    from raytune_app.cluster.local import _pids_of
+    from raytune_app.cluster.local import pids_of
 
-    assert not any(_pids_of(Path(n["temp_dir"])) for n in state["nodes"])
+    assert not any(pids_of(Path(n["temp_dir"])) for n in state["nodes"])
     shutil.rmtree(root, ignore_errors=True)
 
 
@@ -63,6 +63,23 @@ def test_trials_run_on_several_nodes(cluster, tmp_path):
     assert len(hist) == 6 and all(h[-1]["epoch"] == 2 for h in hist.values())
     nodes = {r["node_ip"] for h in hist.values() for r in h}
     assert len(nodes) >= 2, nodes
+
+
+def test_a_data_parallel_trial_spreads_its_workers_over_nodes_and_trains_like_one_worker(cluster, tmp_path):
+    """Three nodes of one CPU: a trial of two one-CPU workers needs two of them."""
+    from test_data_parallel_e2e import ONE_CONFIG, assert_same_history
+
+    state, _ = cluster
+    spec = write_experiment(tmp_path / "dp.yaml", **ONE_CONFIG)
+    runs = {}
+    for name, flags in (("one", []), ("two", ["--workers-per-trial", "2", "--cpus-per-worker", "1"])):
+        out = run_cli("tune", spec, "--storage", tmp_path / "runs", "--name", name, "--address", state["address"],
+                      *flags)
+        assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]
+        (runs[name],) = histories(tmp_path / "runs" / name).values()
+    assert_same_history(runs["one"], runs["two"])
+    nodes = runs["two"][-1]["worker_nodes"]
+    assert len(set(nodes)) == 2 and set(nodes) <= {n["ip"] for n in state["nodes"]}, nodes
 
 
 def test_ray_job_submit_runs_the_experiment(cluster, tmp_path):
