@@ -19,11 +19,11 @@ ONE_CONFIG = {"num_samples": 1, "max_epochs": 3, "scheduler": "fifo", "search": 
 METRICS = ("train_loss", "val_loss", "val_accuracy")
 
 
-def assert_same_history(one: list[dict], many: list[dict]) -> None:
+def assert_same_history(one: list[dict], many: list[dict], rel: float = 1e-4) -> None:
     assert [r["epoch"] for r in many] == [r["epoch"] for r in one] == [1, 2, 3]
     for a, b in zip(one, many):
         for key in METRICS:
-            assert b[key] == pytest.approx(a[key], rel=1e-4, abs=1e-6), (a["epoch"], key, a[key], b[key])
+            assert b[key] == pytest.approx(a[key], rel=rel, abs=1e-6), (a["epoch"], key, a[key], b[key])
 
 
 @pytest.fixture(scope="module")
@@ -90,3 +90,12 @@ def test_a_killed_worker_fails_its_trial_which_resumes_from_its_checkpoint(ray_a
     restarted = [r for r in history if r["iterations_since_restore"] == 1 and r["epoch"] > 1]
     assert restarted and killed not in restarted[0]["worker_pids"]
     assert json.loads((exp / "summary.json").read_text())["trials_by_status"] == {"completed": 1}
+
+
+def test_auto_gpus_on_a_gpu_pytorch_cannot_use_is_refused_before_any_trial(ray_address, tmp_path):
+    """The shared cluster declares a GPU this machine does not have: the memory probe finds no CUDA there."""
+    spec = write_experiment(tmp_path / "auto.yaml", **ONE_CONFIG)
+    out = run_cli("tune", spec, "--storage", tmp_path / "runs", "--address", ray_address, "--gpus-per-trial", "auto")
+    assert out.returncode == 2, out.stdout[-2000:] + out.stderr[-2000:]
+    assert f"{spec}: resources.gpus_per_trial: auto: PyTorch on the GPU node" in out.stderr
+    assert "sees no CUDA device" in out.stderr and not list(tmp_path.glob("runs/auto/trial_*"))

@@ -80,6 +80,7 @@ def _probe(model: str, data, configs: list[dict]) -> dict[str, Any]:
     from raytune_app.spec.hyperparams import Hyperparams
     from raytune_app.trial.loop import train_epoch
     from raytune_app.trial.models import build_model, build_optimizer
+    from raytune_app.trial.trainable import as_tensor
 
     if not torch.cuda.is_available():
         return {"problem": f"PyTorch on the GPU node {os.uname().nodename} sees no CUDA device (torch "
@@ -95,8 +96,7 @@ def _probe(model: str, data, configs: list[dict]) -> dict[str, Any]:
         net = build_model(model, hp, data.input_shape, data.outputs).to(device)
         optimizer = build_optimizer(hp, net.parameters())
         rows = torch.arange(hp.batch_size) % len(data.X_train)  # one whole batch, even from a small split
-        X = torch.from_numpy(data.X_train)[rows].to(device)
-        y = torch.from_numpy(data.y_train)[rows].to(device)
+        X, y = (as_tensor(a, torch.device("cpu"))[rows].to(device) for a in (data.X_train, data.y_train))
         train_epoch(net, optimizer, X, y, data, hp.batch_size, torch.Generator().manual_seed(0))
         peaks.append(torch.cuda.max_memory_reserved(device))
         del net, optimizer, X, y

@@ -276,15 +276,16 @@ def _space_problems(spec: ExperimentSpec, params: dict[str, Param]) -> list[tupl
 
 
 def _resource_problems(spec: ExperimentSpec) -> list[tuple[str, str]]:
-    """Per-trial and per-worker keys do not mix: each kind of trial reads only its own."""
+    """Per-trial and per-worker keys do not mix: each kind of trial reads only its own, and a key of the other
+    kind asking for more than its default would be ignored (at its default, as some files spell it, it is fine)."""
     r = spec.resources
-    given = r.model_fields_set
+    asked = [k for k, v in r if v != ResourcesSpec.model_fields[k].default]
     if r.workers_per_trial > 1:
         return [(f"resources.{k}", f"is for one-process trials; with workers_per_trial > 1 set "
                                    f"{k.replace('trial', 'worker')} (what each of the {r.workers_per_trial} workers holds)")
-                for k in ("cpus_per_trial", "gpus_per_trial") if k in given]
+                for k in ("cpus_per_trial", "gpus_per_trial") if k in asked]
     return [(f"resources.{k}", f"needs workers_per_trial > 1; a one-process trial holds {k.replace('worker', 'trial')}")
-            for k in ("cpus_per_worker", "gpus_per_worker") if k in given]
+            for k in ("cpus_per_worker", "gpus_per_worker") if k in asked]
 
 
 def _cross_problems(spec: ExperimentSpec) -> list[tuple[str, str]]:

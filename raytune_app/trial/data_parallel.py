@@ -135,6 +135,12 @@ def train_data_parallel(config: dict, data: Dataset, settings: DataParallelSetti
         raise failure[0]
 
 
+def _node_address() -> str:
+    """This node's address as Ray knows it (the host may have another, which is what the OS would say)."""
+    node = ray.get_runtime_context().get_node_id()
+    return next(n["NodeManagerAddress"] for n in ray.nodes() if n["NodeID"] == node)
+
+
 def _mean_over_workers(value: float, device: torch.device) -> float:
     total = torch.tensor([value], dtype=torch.float64, device=device)
     dist.all_reduce(total)
@@ -162,7 +168,7 @@ def train_worker(loop_config: dict) -> None:
         if loop_config["checkpoint"] else 1
 
     X_train, y_train, X_val, y_val = (as_tensor(a, device) for a in (data.X_train, data.y_train, data.X_val, data.y_val))
-    where = {"worker_pid": os.getpid(), "worker_node": ray.util.get_node_ip_address()}
+    where = {"worker_pid": os.getpid(), "worker_node": _node_address()}
     for epoch in range(first_epoch, trial.max_epochs + 1):
         started = time.perf_counter()
         train_loss = _mean_over_workers(
