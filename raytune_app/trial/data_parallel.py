@@ -63,8 +63,9 @@ def data_parallel_trainable(data: Dataset, settings: DataParallelSettings):
     """The Tune trainable of a data-parallel trial, its data in the object store.
 
     The function only coordinates; the workers hold the CPUs and GPUs, in Ray Train's own placement group
-    (the resource checks and the default concurrency count them, see cluster/ray_session.py). Tune wants
-    some resource in a trial's bundle: one byte of memory is the least that keeps the function off no node."""
+    (the resource checks and the default concurrency count them, see cluster/ray_session.py). Tune refuses a
+    trial whose bundle asks for nothing at all; one byte of memory is a request every node grants beside
+    workers that take all its CPUs."""
     fn = tune.with_parameters(train_data_parallel, data=data, settings=settings)
     return tune.with_resources(fn, {"cpu": 0, "memory": 1})
 
