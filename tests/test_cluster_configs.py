@@ -98,6 +98,20 @@ def test_cloud_clusters_autoscale_from_a_cpu_head_to_cpu_and_gpu_workers(name, o
         assert node["scheduling"]["onHostMaintenance"] == "TERMINATE"
 
 
+@pytest.mark.parametrize("name", ["aws.yaml", "gcp.yaml"])
+def test_cloud_clusters_offer_a_multi_gpu_worker_type_for_data_parallel_trials(name, offline):
+    from raytune_app.cluster.ray_session import capacity
+
+    _, workers = _node_types(CLUSTER / name)
+    multi = [t for t in workers.values() if t["resources"].get("GPU", 0) >= 2]
+    assert multi and all(t["min_workers"] == 0 for t in multi), "a multi-GPU worker type, scaled to zero"
+    gpus = multi[0]["resources"]["GPU"]
+    if name == "gcp.yaml":
+        assert multi[0]["node_config"]["guestAccelerators"][0]["acceleratorCount"] == gpus
+    # a trial of one worker per GPU of such a node fits on one of them
+    assert capacity([multi[0]["resources"]], 1, 1, name, workers=int(gpus)) == 1
+
+
 @pytest.mark.parametrize("path", RAY_UP_FILES, ids=lambda p: p.name)
 def test_ray_up_config_installs_the_project_and_keeps_the_dashboard_local(path):
     config = _load(path)

@@ -31,6 +31,33 @@ def test_trials_run_on_several_nodes(cluster, tmp_path):
     assert len(nodes) >= 2, nodes
 
 
+def test_a_data_parallel_trial_spreads_its_workers_over_nodes_and_trains_like_one_worker(cluster, tmp_path):
+    """Three nodes of one CPU: a trial of two one-CPU workers needs two of them."""
+    from test_data_parallel_e2e import ONE_CONFIG, assert_same_history
+
+    state, _ = cluster
+    spec = write_experiment(tmp_path / "dp.yaml", **ONE_CONFIG)
+    runs = {}
+    for name, flags in (("one", []), ("two", ["--workers-per-trial", "2", "--cpus-per-worker", "1"])):
+        out = run_cli("tune", spec, "--storage", tmp_path / "runs", "--name", name, "--address", state["address"],
+                      *flags)
+        assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]
+        (runs[name],) = histories(tmp_path / "runs" / name).values()
+    assert_same_history(runs["one"], runs["two"])
+    nodes = runs["two"][-1]["worker_nodes"]
+    assert len(set(nodes)) == 2 and set(nodes) <= {n["ip"] for n in state["nodes"]}, nodes
+
+
+def test_auto_gpus_on_a_cluster_without_gpus_trains_on_cpus_and_says_so(cluster, tmp_path):
+    state, _ = cluster
+    spec = write_experiment(tmp_path / "auto.yaml", num_samples=1, max_epochs=1)
+    out = run_cli("tune", spec, "--storage", tmp_path / "runs", "--address", state["address"], "--gpus-per-trial", "auto")
+    assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]
+    assert "gpus_per_trial auto: the Ray cluster has no GPUs: trials train on CPUs; gpus_per_trial = 0" in out.stdout
+    packing = json.loads((tmp_path / "runs" / "auto" / "summary.json").read_text())["gpu_packing"]
+    assert packing["gpus_per_trial"] == 0 and packing["trials_per_gpu"] is None
+
+
 def test_ray_job_submit_runs_the_experiment(cluster, tmp_path):
     state, env = cluster
     ray = str(Path(sys.executable).with_name("ray"))

@@ -17,6 +17,14 @@ from raytune_app.errors import InputError, RunFailed
 EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT, EXIT_INTERRUPTED = 0, 1, 2, 130
 
 
+def _gpus(text: str) -> float | str:
+    """--gpus-per-trial: a number, or `auto` (the experiment file's validation judges either)."""
+    try:
+        return float(text)
+    except ValueError:
+        return text
+
+
 def _tune_flags(p: argparse.ArgumentParser) -> None:
     from raytune_app.spec.names import SCHEDULERS, SEARCHERS
 
@@ -24,7 +32,12 @@ def _tune_flags(p: argparse.ArgumentParser) -> None:
     g.add_argument("--scheduler", choices=SCHEDULERS)
     g.add_argument("--search", choices=SEARCHERS)
     g.add_argument("--cpus-per-trial", type=float, dest="resources.cpus_per_trial")
-    g.add_argument("--gpus-per-trial", type=float, dest="resources.gpus_per_trial", help="fractions allowed")
+    g.add_argument("--gpus-per-trial", type=_gpus, dest="resources.gpus_per_trial",
+                   help="fractions allowed; auto: packed by measured memory")
+    g.add_argument("--workers-per-trial", type=int, dest="resources.workers_per_trial",
+                   help="data-parallel trials: DDP over this many Ray Train workers")
+    g.add_argument("--cpus-per-worker", type=float, dest="resources.cpus_per_worker")
+    g.add_argument("--gpus-per-worker", type=float, dest="resources.gpus_per_worker", help="fractions allowed")
     g.add_argument("--max-concurrent", type=int, help="trials running at once (default: all that fit)")
     g.add_argument("--num-samples", type=int, help="number of trials")
     g.add_argument("--max-epochs", type=int, help="epochs per trial at most")
@@ -75,7 +88,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _overrides(args: argparse.Namespace) -> dict:
-    keys = ["scheduler", "search", "resources.cpus_per_trial", "resources.gpus_per_trial", "max_concurrent",
+    keys = ["scheduler", "search", "resources.cpus_per_trial", "resources.gpus_per_trial", "resources.workers_per_trial",
+            "resources.cpus_per_worker", "resources.gpus_per_worker", "max_concurrent",
             "num_samples", "max_epochs", "time_budget_s", "max_failures", "seed", "storage", "name", "tracking.mlflow"]
     return {k: getattr(args, k) for k in keys}
 

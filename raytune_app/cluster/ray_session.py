@@ -60,38 +60,44 @@ def reachable_nodes(live: list[dict], node_types: list[tuple[dict, int]]) -> lis
     return nodes
 
 
-def capacity(nodes: list[dict], cpus_per_trial: float, gpus_per_trial: float, source: str) -> int:
-    """How many trials fit at once on `nodes` (resource dicts); InputError naming the short resource
-    when none fits anywhere."""
-    if gpus_per_trial > 0 and not any(r.get("GPU", 0) > 0 for r in nodes):
-        raise InputError([f"{source}: resources.gpus_per_trial: {gpus_per_trial:g} GPUs per trial, "
-                          "but the Ray cluster has no GPUs (use --gpus-per-trial 0)"])
-    fits = [r for r in nodes if r.get("CPU", 0) >= cpus_per_trial and r.get("GPU", 0) >= gpus_per_trial]
+def capacity(nodes: list[dict], cpus: float, gpus: float, source: str, workers: int = 1) -> int:
+    """How many trials fit at once on `nodes` (resource dicts), a trial holding `workers` bundles of `cpus` and
+    `gpus` (one, or the Ray Train workers of a data-parallel trial, which may sit on different nodes);
+    InputError naming the short resource when none fits anywhere."""
+    unit = "trial" if workers == 1 else "worker"
+    if gpus > 0 and not any(r.get("GPU", 0) > 0 for r in nodes):
+        raise InputError([f"{source}: resources.gpus_per_{unit}: {gpus:g} GPUs per {unit}, "
+                          f"but the Ray cluster has no GPUs (use --gpus-per-{unit} 0)"])
+    fits = [r for r in nodes if r.get("CPU", 0) >= cpus and r.get("GPU", 0) >= gpus]
     if not fits:
-        gpus = max((r.get("GPU", 0) for r in nodes), default=0)
-        cpus = max((r.get("CPU", 0) for r in nodes), default=0)
-        if gpus < gpus_per_trial:
-            raise InputError([f"{source}: resources.gpus_per_trial: {gpus_per_trial:g} GPUs per trial, "
-                              f"but no node of the Ray cluster offers that many (largest: {gpus:g})"])
-        if cpus < cpus_per_trial:
-            raise InputError([f"{source}: resources.cpus_per_trial: {cpus_per_trial:g} CPUs per trial, "
-                              f"but no node of the Ray cluster offers that many (largest: {cpus:g})"])
-        raise InputError([f"{source}: resources: {cpus_per_trial:g} CPUs and {gpus_per_trial:g} GPUs per trial, "
+        most_gpus = max((r.get("GPU", 0) for r in nodes), default=0)
+        most_cpus = max((r.get("CPU", 0) for r in nodes), default=0)
+        if most_gpus < gpus:
+            raise InputError([f"{source}: resources.gpus_per_{unit}: {gpus:g} GPUs per {unit}, "
+                              f"but no node of the Ray cluster offers that many (largest: {most_gpus:g})"])
+        if most_cpus < cpus:
+            raise InputError([f"{source}: resources.cpus_per_{unit}: {cpus:g} CPUs per {unit}, "
+                              f"but no node of the Ray cluster offers that many (largest: {most_cpus:g})"])
+        raise InputError([f"{source}: resources: {cpus:g} CPUs and {gpus:g} GPUs per {unit}, "
                           "but no node of the Ray cluster offers both at once"])
-    total = 0
+    slots = 0
     for r in fits:
-        per_node = int(r.get("CPU", 0) // cpus_per_trial)
-        if gpus_per_trial > 0:
-            per_node = min(per_node, int(r.get("GPU", 0) // gpus_per_trial))
-        total += per_node
-    return max(1, total)
+        per_node = int(r.get("CPU", 0) // cpus)
+        if gpus > 0:
+            per_node = min(per_node, int(r.get("GPU", 0) // gpus))
+        slots += per_node
+    if slots < workers:
+        each = f"{cpus:g} CPUs" + (f" and {gpus:g} GPUs ({workers * gpus:g} GPUs per trial)" if gpus else "")
+        raise InputError([f"{source}: resources.workers_per_trial: {workers} workers of {each}, but the Ray "
+                          f"cluster can never hold more than {slots} such workers at once"])
+    return max(1, slots // workers)
 
 
-def trial_capacity(cpus_per_trial: float, gpus_per_trial: float, source: str) -> int:
+def trial_capacity(workers: int, cpus: float, gpus: float, source: str) -> int:
     """Trials that fit at once on the live nodes plus those an autoscaler may add (`ray up` clusters),
-    so a GPU worker type scaled to zero still counts."""
+    so a GPU worker type scaled to zero still counts; see `capacity`."""
     live = [n["Resources"] for n in ray.nodes() if n.get("Alive")]
-    return capacity(reachable_nodes(live, autoscaler_node_types()), cpus_per_trial, gpus_per_trial, source)
+    return capacity(reachable_nodes(live, autoscaler_node_types()), cpus, gpus, source, workers)
 
 
 @ray.remote(num_cpus=0)

@@ -35,7 +35,7 @@ TRIAL_PREFIX = "trial_"
 NOT_METRICS = {"epoch", "diverged", "timestamp", "done", "training_iteration", "time_this_iter_s",
                "time_total_s", "pid", "time_since_restore", "iterations_since_restore", "reported_at",
                "should_checkpoint", "checkpoint_dir_name", "date", "hostname", "node_ip", "trial_id",
-               "experiment_tag", "epoch_time_s"}
+               "experiment_tag", "epoch_time_s", "worker_pids", "worker_nodes"}
 
 
 def is_experiment(path: str) -> bool:

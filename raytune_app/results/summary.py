@@ -49,6 +49,7 @@ def summarize(path: str, spec, errored: Iterable[str],
         "total_epochs": sum(r["epochs"] for r in rows), "best": None,
         "warm_start": spec.warm_start.model_dump() if spec.warm_start else None,
         "extends": spec.extends,
+        "gpu_packing": spec.gpu_packing.model_dump() if spec.gpu_packing else None,  # gpus_per_trial: auto
         # folders of attempts Ray no longer lists (a trial restarted afresh, or created just before a kill)
         "superseded_trial_folders": [f.rsplit("/", 1)[-1] for f in e.orphans],
     }

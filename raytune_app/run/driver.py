@@ -80,8 +80,10 @@ def prepare_while_ray_starts(spec: ExperimentSpec, source: str) -> Future:
 def describe(spec: ExperimentSpec) -> str:
     sampled = [n for n, p in spec.params.items() if p.kind != "constant"]
     what = spec.trainable or f"{spec.model} on {spec.data.loader or Path(spec.data.dataset).name}"
+    workers = spec.resources.workers_per_trial
     return (f"{spec.trial_count} trials x {spec.max_epochs} epochs, {spec.scheduler.name} + {spec.search.name}, "
-            f"{what}, optimising {spec.metric} ({spec.mode}); "
+            + (f"each data-parallel over {workers} workers, " if workers > 1 else "")
+            + f"{what}, optimising {spec.metric} ({spec.mode}); "
             f"searching {', '.join(sampled) or 'nothing'}")
 
 
@@ -157,6 +159,9 @@ def print_summary(summary: dict) -> None:
     else:
         print(f"No trial reported a usable {summary['metric']} (every one failed, diverged or never reported).",
               file=sys.stderr)
+    if summary.get("gpu_packing"):
+        packing = summary["gpu_packing"]
+        print(f"GPU packing (gpus_per_trial auto): {packing['gpus_per_trial']:g} GPU per trial; {packing['reason']}")
     print(f"Results: {summary['path']} (summary.json, trials.csv)")
     print(f"TensorBoard: tensorboard --logdir {summary['path']} --host 127.0.0.1")
 
@@ -172,18 +177,23 @@ def _ignored_changes(saved: ExperimentSpec, asked: ExperimentSpec) -> list[str]:
             for k in old if old[k] != new.get(k)]
 
 
-def _connect(spec: ExperimentSpec, source: str, conn: Connection) -> int:
-    """Start or join Ray, then check that trials fit and that the storage is shared; the trials that fit."""
+def _connect(spec: ExperimentSpec, source: str, conn: Connection, prepared: Future) -> tuple[ExperimentSpec, int]:
+    """Start or join Ray, resolve `gpus_per_trial: auto` (a probe on a GPU, needing the data), then check that
+    trials fit and that the storage is shared; the resolved spec and the trials that fit at once."""
     from raytune_app.cluster.ray_session import check_storage_shared, connect, trial_capacity
 
     connect(conn.address, conn.dashboard)
-    capacity = trial_capacity(spec.resources.cpus_per_trial, spec.resources.gpus_per_trial, source)
+    if spec.resources.gpus_per_trial == "auto":
+        from raytune_app.run.gpu_packing import pack_trials
+
+        spec = pack_trials(spec, prepared.result().without_test(), source)
+    capacity = trial_capacity(*spec.resources.bundle, source)
     check_storage_shared(spec.storage, source)
     if spec.user_code:
         from raytune_app.cluster.runtime_env import ship_code
 
         ship_code(spec.code_dir, spec.storage, source)
-    return capacity
+    return spec, capacity
 
 
 def start(spec: ExperimentSpec, source: str, conn: Connection, warm: list[str], resume: bool) -> int:
@@ -247,7 +257,7 @@ def _fresh(spec: ExperimentSpec, source: str, conn: Connection, path: str, warm:
     if history is not None:
         print(f"warm start: {len(history.points)} earlier trial(s) from {len(warm)} experiment(s)"
               f"{f', {history.skipped} outside the new space skipped' if history.skipped else ''}", flush=True)
-    capacity = _connect(spec, source, conn)
+    spec, capacity = _connect(spec, source, conn, prepared)
     dataset = prepared.result()
     from raytune_app.run.tuner import build_tuner
 
@@ -267,7 +277,7 @@ def resume_experiment(path: str, spec: ExperimentSpec, source: str, conn: Connec
     if _state(path) == "new":
         return _fresh(spec, source, conn, path, spec.warm_start.sources if spec.warm_start else [])
     prepared = prepare_while_ray_starts(spec, source)
-    _connect(spec, source, conn)
+    _connect(spec, source, conn, prepared)  # a saved spec holds numbers: `auto` was resolved before it was saved
     dataset = prepared.result()
     from raytune_app.run.tuner import restore_tuner
 

@@ -24,7 +24,7 @@ from raytune_app.spec.options import (HYPERBAND_HANG, RESERVED, SCHEDULER_OPTION
 from raytune_app.spec.space import Param, parse_space
 from raytune_app.spec.user_code import BUILTIN_MODELS, is_reference
 
-INTERNAL_FIELDS = ("source", "warm_start", "extends", "code_dir")  # set by the CLI, never read from a file
+INTERNAL_FIELDS = ("source", "warm_start", "extends", "code_dir", "gpu_packing")  # set by the CLI, never read from a file
 
 
 class _Strict(BaseModel):
@@ -96,8 +96,30 @@ class DataSpec(_Strict):
 
 
 class ResourcesSpec(_Strict):
+    """What one trial holds: one process (cpus/gpus_per_trial), or with workers_per_trial > 1 that many
+    Ray Train workers, each holding cpus/gpus_per_worker (data-parallel trials, trial/data_parallel.py)."""
+
     cpus_per_trial: float = Field(1.0, gt=0)
-    gpus_per_trial: float = Field(0.0, ge=0)
+    gpus_per_trial: float | Literal["auto"] = 0.0  # auto: packed by measured memory, see run/gpu_packing.py
+    workers_per_trial: int = Field(1, ge=1, strict=True)
+    cpus_per_worker: float = Field(1.0, gt=0)
+    gpus_per_worker: float = Field(0.0, ge=0)
+
+    @field_validator("gpus_per_trial", mode="before")
+    @classmethod
+    def _number_or_auto(cls, v: Any) -> Any:
+        ok = v == "auto" or (isinstance(v, (int, float)) and not isinstance(v, bool) and v >= 0)
+        if not ok:
+            raise ValueError(f"must be a number of GPUs (0 or more, fractions allowed) or 'auto', got {v!r}")
+        return v
+
+    @property
+    def bundle(self) -> tuple[int, float, float]:
+        """(workers, CPUs, GPUs of each): what a trial holds on the cluster, as the resource checks count it.
+        Only for a resolved spec (gpus_per_trial a number, see run/gpu_packing.py)."""
+        if self.workers_per_trial > 1:
+            return self.workers_per_trial, self.cpus_per_worker, self.gpus_per_worker
+        return 1, self.cpus_per_trial, float(self.gpus_per_trial)
 
 
 class TrackingSpec(_Strict):
@@ -121,6 +143,18 @@ class WarmStartSpec(_Strict):
     sources: list[str] = []
     points: int = 0
     skipped: int = 0
+
+
+class GpuPackingSpec(_Strict):
+    """What `gpus_per_trial: auto` measured and chose (run/gpu_packing.py); kept for the summary."""
+
+    gpus_per_trial: float
+    reason: str  # one line: what was measured and why this many trials share a GPU (or why none)
+    device: str | None = None
+    device_gib: float | None = None
+    trial_peak_gib: float | None = None
+    trials_per_gpu: int | None = None
+    largest_config: dict[str, Any] | None = None
 
 
 class ExperimentSpec(_Strict):
@@ -170,6 +204,7 @@ class ExperimentSpec(_Strict):
     def user_code(self) -> bool:
         """Whether the experiment runs the user's own code (model, loader or training function)."""
         return bool(self.trainable or self.data.loader or is_reference(self.model))
+    gpu_packing: GpuPackingSpec | None = None  # set when gpus_per_trial: auto was resolved, not in files
 
     @field_validator("name")
     @classmethod
@@ -277,6 +312,26 @@ def _space_problems(spec: ExperimentSpec, params: dict[str, Param]) -> list[tupl
     return problems
 
 
+def _resource_problems(spec: ExperimentSpec) -> list[tuple[str, str]]:
+    """Per-trial and per-worker keys do not mix: each kind of trial reads only its own, and a key of the other
+    kind asking for more than its default would be ignored (at its default, as some files spell it, it is fine)."""
+    r = spec.resources
+    asked = [k for k, v in r if v != ResourcesSpec.model_fields[k].default]
+    if r.workers_per_trial > 1:
+        problems = [(f"resources.{k}", f"is for one-process trials; with workers_per_trial > 1 set "
+                                       f"{k.replace('trial', 'worker')} (what each of the {r.workers_per_trial} "
+                                       "workers holds)") for k in ("cpus_per_trial", "gpus_per_trial") if k in asked]
+        if spec.trainable:
+            problems.append(("resources.workers_per_trial", "the built-in loop's data-parallel trials; your training "
+                                                            "function can start a Ray Train TorchTrainer itself"))
+        if spec.data.on_workers:
+            problems.append(("resources.workers_per_trial", "data-parallel trials take the data from the driver; "
+                                                            "not with data.on_workers"))
+        return problems
+    return [(f"resources.{k}", f"needs workers_per_trial > 1; a one-process trial holds {k.replace('worker', 'trial')}")
+            for k in ("cpus_per_worker", "gpus_per_worker") if k in asked]
+
+
 def _cross_problems(spec: ExperimentSpec) -> list[tuple[str, str]]:
     problems = []
     task = spec.task
@@ -382,7 +437,7 @@ def load_spec(path: str | Path, overrides: Mapping[str, Any] | None = None) -> E
                                        "data": spec.data.model_copy(update={"code_dir": code_dir})})
     params, problems = parse_space(spec.space)
     problems += (_space_problems(spec, params) + _cross_problems(spec) + _scheduler_problems(spec)
-                 + _written_problems(raw))
+                 + _written_problems(raw) + _resource_problems(spec))
     if spec.user_code and not problems:
         from raytune_app.spec.user_code import user_code_problems
 

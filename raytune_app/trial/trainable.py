@@ -15,7 +15,7 @@ import time
 import warnings
 import zlib
 from dataclasses import dataclass
-from typing import Any, Mapping
+from typing import Any, Callable, Mapping
 
 import torch
 from ray import tune
@@ -27,6 +27,7 @@ from raytune_app.trial.checkpoint import load_checkpoint, save_checkpoint
 from raytune_app.trial.loop import evaluate, train_epoch
 from raytune_app.trial.models import apply_hyperparams, build_optimizer
 from raytune_app.trial.user_model import build_trial_model, import_here
+
 
 @dataclass(frozen=True)
 class TrialSettings:
@@ -41,6 +42,10 @@ class TrialSettings:
     code_dir: str = ""  # the experiment's folder, for a user's model or loader
     data_spec: Any = None  # the `data:` section, when each trial calls the user's loader itself (on_workers)
 
+    def checkpoint_due(self, epoch: int) -> bool:
+        return epoch % self.checkpoint_every == 0 or epoch == self.max_epochs
+
+
 def trial_seed(config: Mapping[str, Any], base_seed: int) -> int:
     """The trial's seed: `seed` from its config, else derived from the config and --seed,
     so the same config trains the same way in every run."""
@@ -49,11 +54,13 @@ def trial_seed(config: Mapping[str, Any], base_seed: int) -> int:
     text = json.dumps(config, sort_keys=True, default=str)
     return (zlib.crc32(text.encode()) + 1_000_003 * base_seed) % (2**31)
 
-def _tensor(array, device: torch.device) -> torch.Tensor:
+
+def as_tensor(array, device: torch.device) -> torch.Tensor:
     """Zero-copy view of an object-store array (read-only there; training never writes to it)."""
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message="The given NumPy array is not writable")
         return torch.from_numpy(array).to(device)
+
 
 def load_on_worker(settings: TrialSettings) -> Dataset:
     """The data of a user's loader that runs where the trial runs (`data.on_workers`)."""
@@ -63,17 +70,59 @@ def load_on_worker(settings: TrialSettings) -> Dataset:
     return load_user_data(spec, loader=import_here(spec.loader, spec.code_dir)).without_test()
 
 
+def require_cuda(gpus: float) -> None:
+    """Never train on the CPU while holding a GPU: a worker whose PyTorch sees no CUDA device fails loudly."""
+    if gpus > 0 and not torch.cuda.is_available():
+        raise RuntimeError(f"the trial asked for {gpus:g} GPU(s) but PyTorch on this worker "
+                           f"({os.uname().nodename}) sees no CUDA device (torch {torch.__version__}, "
+                           f"CUDA_VISIBLE_DEVICES={os.environ.get('CUDA_VISIBLE_DEVICES')!r}); install a CUDA build "
+                           "of PyTorch there, or run with --gpus-per-trial 0")
+
+
+def resume(checkpoint, model, optimizer, gen: torch.Generator, hp: Hyperparams, device: torch.device) -> int:
+    """Load a trial's checkpoint into model, optimizer and random streams; the epoch to train next."""
+    with checkpoint.as_directory() as ckpt_dir:
+        state = load_checkpoint(ckpt_dir)  # on the CPU: RNG states must stay there; load_state_dict moves the rest
+    model.load_state_dict(state["model"])
+    optimizer.load_state_dict(state["optimizer"])
+    apply_hyperparams(optimizer, hp)  # PBT may hand over a checkpoint with a new config
+    gen.set_state(state["rng"]["shuffle"])
+    torch.set_rng_state(state["rng"]["torch"])
+    if "cuda" in state["rng"] and device.type == "cuda":
+        torch.cuda.set_rng_state(state["rng"]["cuda"], device)
+    return state["epoch"] + 1
+
+
+def epoch_metrics(epoch: int, train_loss: float, val: dict[str, float], task: str, started: float) -> dict:
+    """What a trial reports for an epoch; a diverged one reports the worst value of every score."""
+    metrics = {"epoch": epoch, "train_loss": train_loss, "val_loss": val["loss"],
+               f"val_{'accuracy' if task == 'classification' else 'rmse'}": val.get("accuracy", val.get("rmse")),
+               "epoch_time_s": time.perf_counter() - started, "diverged": False}
+    if not all(math.isfinite(metrics[k]) for k in ("train_loss", "val_loss")):
+        metrics |= {k: worst_value(k) for k in metrics if k.startswith(("train_", "val_"))}
+        metrics["diverged"] = True
+    return metrics
+
+
+def report_epoch(report: Callable, metrics: dict, save: Callable[[str], None] | None, checkpoint_cls: type) -> bool:
+    """Report an epoch (`tune.report`, or `ray.train.report` from a data-parallel worker), with the checkpoint
+    `save(folder)` writes unless save is None; False when the trial ends here: it diverged."""
+    if metrics["diverged"] or save is None:
+        report(metrics)
+        return not metrics["diverged"]
+    with tempfile.TemporaryDirectory() as tmp:
+        save(tmp)
+        report(metrics, checkpoint=checkpoint_cls.from_directory(tmp))
+    return True
+
+
 def train_trial(config: dict, data: Dataset | None, settings: TrialSettings) -> None:
     """Train one trial, resuming from `tune.get_checkpoint()` when Ray restarts it."""
     # one "Checkpoint successfully created" line per epoch and trial would drown the driver's output
     logging.getLogger("ray.train._internal.storage").setLevel(logging.WARNING)
     torch.set_num_threads(max(1, int(settings.cpus_per_trial)))
     use_cuda = settings.gpus_per_trial > 0
-    if use_cuda and not torch.cuda.is_available():  # never train on the CPU while holding a GPU
-        raise RuntimeError(f"the trial asked for {settings.gpus_per_trial:g} GPU(s) but PyTorch on this worker "
-                           f"({os.uname().nodename}) sees no CUDA device (torch {torch.__version__}, "
-                           f"CUDA_VISIBLE_DEVICES={os.environ.get('CUDA_VISIBLE_DEVICES')!r}); install a CUDA build "
-                           "of PyTorch there, or run with --gpus-per-trial 0")
+    require_cuda(settings.gpus_per_trial)
     device = torch.device("cuda" if use_cuda else "cpu")
     hp = Hyperparams.from_config(config)
     seed = trial_seed(config, settings.seed)
@@ -87,34 +136,14 @@ def train_trial(config: dict, data: Dataset | None, settings: TrialSettings) -> 
     first_epoch = 1
     checkpoint = tune.get_checkpoint()
     if checkpoint:
-        with checkpoint.as_directory() as ckpt_dir:
-            state = load_checkpoint(ckpt_dir)  # on the CPU: RNG states must stay there; load_state_dict moves the rest
-        model.load_state_dict(state["model"])
-        optimizer.load_state_dict(state["optimizer"])
-        apply_hyperparams(optimizer, hp)  # PBT may hand over a checkpoint with a new config
-        gen.set_state(state["rng"]["shuffle"])
-        torch.set_rng_state(state["rng"]["torch"])
-        if "cuda" in state["rng"] and use_cuda:
-            torch.cuda.set_rng_state(state["rng"]["cuda"], device)
-        first_epoch = state["epoch"] + 1
+        first_epoch = resume(checkpoint, model, optimizer, gen, hp, device)
 
-    X_train, y_train, X_val, y_val = (_tensor(a, device) for a in (data.X_train, data.y_train, data.X_val, data.y_val))
+    X_train, y_train, X_val, y_val = (as_tensor(a, device) for a in (data.X_train, data.y_train, data.X_val, data.y_val))
     for epoch in range(first_epoch, settings.max_epochs + 1):
         started = time.perf_counter()
         train_loss = train_epoch(model, optimizer, X_train, y_train, data, hp.batch_size, gen)
-        val = evaluate(model, X_val, y_val, data)
-        metrics = {"epoch": epoch, "train_loss": train_loss, "val_loss": val["loss"],
-                   f"val_{'accuracy' if data.task == 'classification' else 'rmse'}":
-                       val.get("accuracy", val.get("rmse")),
-                   "epoch_time_s": time.perf_counter() - started, "diverged": False}
-        if not all(math.isfinite(metrics[k]) for k in ("train_loss", "val_loss")):
-            metrics |= {k: worst_value(k) for k in metrics if k.startswith(("train_", "val_"))}
-            metrics["diverged"] = True
-            tune.report(metrics)
+        metrics = epoch_metrics(epoch, train_loss, evaluate(model, X_val, y_val, data), data.task, started)
+        save = (lambda folder: save_checkpoint(folder, model, optimizer, epoch, gen, device)) \
+            if settings.checkpoint_due(epoch) else None
+        if not report_epoch(tune.report, metrics, save, tune.Checkpoint):
             return
-        if epoch % settings.checkpoint_every == 0 or epoch == settings.max_epochs:
-            with tempfile.TemporaryDirectory() as tmp:
-                save_checkpoint(tmp, model, optimizer, epoch, gen, device)
-                tune.report(metrics, checkpoint=tune.Checkpoint.from_directory(tmp))
-        else:
-            tune.report(metrics)
