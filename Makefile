@@ -18,5 +18,7 @@ setup: $(STAMP)
 tune: $(STAMP)
 	$(VENV)/bin/raytune-app tune search_spaces/mlp_digits.yaml --resume
 
+# two pytest workers, a test file each at a time (module fixtures stay shared): most of a test's time is
+# processes starting and Ray waiting, so the two cores are not what holds it back
 test: $(STAMP)
-	$(VENV)/bin/python -m pytest
+	$(VENV)/bin/python -m pytest -n 2 --dist loadfile
