@@ -40,7 +40,6 @@ def load_data(spec: ExperimentSpec, source: str):
     """The experiment's data, checked against its metric (a user's model is run on it); InputError naming
     `source` on any problem. None for a user's training function, which loads its own."""
     from raytune_app.data.datasets import load_dataset
-    from raytune_app.run.user_checks import check_model
 
     if spec.trainable:
         return None
@@ -49,7 +48,10 @@ def load_data(spec: ExperimentSpec, source: str):
     except InputError as exc:
         raise InputError(f"{source}: {p}" for p in exc.problems) from None
     check_metric(spec, dataset.task, source)
-    check_model(spec, dataset, source)
+    if spec.user_code:  # (the check imports PyTorch: `validate` of a built-in model stays without it)
+        from raytune_app.run.user_checks import check_model
+
+        check_model(spec, dataset, source)
     return dataset
 
 
