@@ -24,7 +24,7 @@ from raytune_app import storage
 from raytune_app.errors import InputError
 from raytune_app.results import best as best_rule
 from raytune_app.results.status import BUDGET_MARKER, classify
-from raytune_app.spec.metrics import TEST_METRIC, direction
+from raytune_app.spec.metrics import direction
 from raytune_app.spec.names import SPEC_FILE
 
 RESULT_FILE = "result.json"
@@ -143,7 +143,7 @@ class Experiment:
     @property
     def test_metric(self) -> str | None:
         best = (self.summary or {}).get("best") or {}
-        return next((k for k in best if k in TEST_METRIC.values() or k.startswith("test_")), None)
+        return next((k for k in best if k.startswith("test_")), None)  # test_accuracy, test_rmse, a user's
 
     def metrics(self) -> list[str]:
         """Numeric per-epoch metrics the trials reported (val_accuracy, train_loss, ...)."""
@@ -228,7 +228,9 @@ def read_spec(path: str, shown_as: str) -> dict[str, Any]:
     try:
         spec = json.loads(storage.read_text(storage.join(path, SPEC_FILE)))
         spec["max_epochs"] = int(spec["max_epochs"])
-        str(spec["metric"]), str(spec["mode"])  # both must be there
+        missing = [k for k in ("metric", "mode") if k not in spec]
+        if missing:
+            raise KeyError(", ".join(missing))
     except (OSError, ValueError, KeyError, TypeError) as exc:
         raise InputError([f"{shown_as}: unreadable {SPEC_FILE}: {exc}"]) from None
     return spec
