@@ -93,6 +93,13 @@ def write_experiment(path: Path, **fields) -> Path:
     return path
 
 
+def slow_model(folder: Path) -> str:
+    """The `model:` value of tests/slow_model.py, copied next to the experiment files in `folder`: training
+    batches that sleep, so that a trial stays mid-run without keeping a core busy (see that file)."""
+    shutil.copy(Path(__file__).with_name("slow_model.py"), folder / "slow_model.py")
+    return "slow_model.py:SlowNet"
+
+
 def read_json_lines(path: Path) -> list[dict]:
     return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
 

@@ -9,10 +9,12 @@ import time
 
 import pytest
 
-from conftest import checkpointed, histories, read_json_lines, run_cli, start_cli, trial_dirs, wait_for, write_experiment
+from conftest import (checkpointed, histories, read_json_lines, run_cli, slow_model, start_cli, trial_dirs, wait_for,
+                      write_experiment)
 
-SLOW = {"data": {"dataset": "synthetic", "n_samples": 10000, "n_features": 64}, "scheduler": "fifo",
-        "search": "random", "space": {"lr": {"loguniform": [1e-3, 1e-2]}, "batch_size": 16, "hidden_size": 256}}
+# epochs of about a second whose training steps sleep (tests/slow_model.py): time to strike mid-run
+SLOW = {"scheduler": "fifo", "search": "random",
+        "space": {"lr": {"loguniform": [1e-3, 1e-2]}, "batch_size": 16, "hidden_size": 64}}
 EPOCHS = 6
 # these tests time real faults against Ray's 2 s state saves: `make test` runs them alone, after the rest
 pytestmark = pytest.mark.serial
@@ -51,7 +53,8 @@ def trials_with_a_saved_checkpoint(exp, age_s: float = 5.0) -> set[str]:
 
 
 def test_ctrl_c_saves_state_prints_the_resume_command_and_resume_finishes(ray_address, tmp_path):
-    spec = write_experiment(tmp_path / "sigint.yaml", num_samples=3, max_epochs=EPOCHS, **SLOW)
+    spec = write_experiment(tmp_path / "sigint.yaml", num_samples=3, max_epochs=EPOCHS, model=slow_model(tmp_path),
+                            **SLOW)
     exp = tmp_path / "runs" / "sigint"
     proc = start_cli("tune", spec, "--storage", tmp_path / "runs", "--address", ray_address, log=tmp_path / "log")
     # epoch 3: by then the trial started beside it has its first checkpoint registered, not just written
@@ -72,7 +75,8 @@ def test_ctrl_c_saves_state_prints_the_resume_command_and_resume_finishes(ray_ad
 
 
 def test_a_killed_driver_resumes_with_tune_resume(ray_address, tmp_path):
-    spec = write_experiment(tmp_path / "sigkill.yaml", num_samples=3, max_epochs=EPOCHS, keep_checkpoints=1, **SLOW)
+    spec = write_experiment(tmp_path / "sigkill.yaml", num_samples=3, max_epochs=EPOCHS, keep_checkpoints=1,
+                            model=slow_model(tmp_path), **SLOW)
     exp = tmp_path / "runs" / "sigkill"
     proc = start_cli("tune", spec, "--storage", tmp_path / "runs", "--address", ray_address, log=tmp_path / "log")
     wait_for(lambda: latest_epoch_with_checkpoint(exp, 3) and trials_with_a_saved_checkpoint(exp), proc=proc)
@@ -87,8 +91,9 @@ def test_a_killed_driver_resumes_with_tune_resume(ray_address, tmp_path):
 
 def kill_the_only_trial_after_epoch_2(ray_address, tmp_path):
     """A one-trial run whose worker is SIGKILLed after its epoch-2 checkpoint, no retries: it exits 1."""
-    slower = SLOW | {"data": SLOW["data"] | {"n_samples": 30000}}  # time to read its pid from Ray's result.json
-    spec = write_experiment(tmp_path / "err.yaml", num_samples=1, max_epochs=EPOCHS, max_failures=0, **slower)
+    slower = SLOW | {"space": SLOW["space"] | {"step_s": 0.06}}  # time to read its pid from Ray's result.json
+    spec = write_experiment(tmp_path / "err.yaml", num_samples=1, max_epochs=EPOCHS, max_failures=0,
+                            model=slow_model(tmp_path), **slower)
     exp = tmp_path / "runs" / "err"
     proc = start_cli("tune", spec, "--storage", tmp_path / "runs", "--address", ray_address, log=tmp_path / "log")
     trial, _ = wait_for(lambda: latest_epoch_with_checkpoint(exp, 2), proc=proc)
@@ -106,7 +111,7 @@ def test_errored_trials_are_retried_from_their_checkpoint_on_resume(ray_address,
     out = run_cli("resume", exp, "--address", ray_address)
     assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]
     summary = json.loads((exp / "summary.json").read_text())
-    assert summary["trials_by_status"] == {"completed": 1}
+    assert summary["trials_by_status"] == {"completed": 1}, out.stdout[-6000:] + out.stderr[-3000:]
     (history,) = histories(exp).values()
     assert [r["epoch"] for r in history][-1] == EPOCHS
     first_epochs = [r["timestamp"] for r in history if r["epoch"] == 1]
@@ -128,7 +133,7 @@ def test_restart_errored_starts_a_trial_whose_worker_was_killed_over(ray_address
 
 
 def test_a_second_ctrl_c_quits_at_once(ray_address, tmp_path):
-    spec = write_experiment(tmp_path / "twice.yaml", num_samples=3, max_epochs=30, **SLOW)
+    spec = write_experiment(tmp_path / "twice.yaml", num_samples=3, max_epochs=30, model=slow_model(tmp_path), **SLOW)
     exp = tmp_path / "runs" / "twice"
     proc = start_cli("tune", spec, "--storage", tmp_path / "runs", "--address", ray_address, log=tmp_path / "log")
     wait_for(lambda: latest_epoch_with_checkpoint(exp, 1), proc=proc)

@@ -10,7 +10,7 @@ import urllib.request
 
 import pytest
 
-from conftest import free_port, histories, run_cli, start_cli, trial_dirs, wait_for, write_experiment
+from conftest import free_port, histories, run_cli, slow_model, start_cli, trial_dirs, wait_for, write_experiment
 
 SPACE = {"lr": {"loguniform": [1e-3, 1e-2]}, "activation": {"choice": ["relu", "tanh"]},
          "hidden_size": 128, "batch_size": 16}
@@ -58,9 +58,9 @@ def stop(proc: subprocess.Popen, timeout: float = 90) -> int:
 
 
 def test_tensorboard_lists_every_running_trial_with_hparams_and_latest_metric(ray_address, tmp_path):
+    # trials that stay running (sleeping training steps: the other tests keep the cores)
     spec = write_experiment(tmp_path / "live.yaml", num_samples=2, max_epochs=200, scheduler="fifo",
-                            search="random", space=SPACE,
-                            data={"dataset": "synthetic", "n_samples": 3000, "n_features": 32})
+                            search="random", space=SPACE, model=slow_model(tmp_path))
     exp = tmp_path / "runs" / "live"
     tune = start_cli("tune", spec, "--storage", tmp_path / "runs", "--address", ray_address, log=tmp_path / "tune.log")
     board = None

@@ -12,14 +12,15 @@ from pathlib import Path
 
 import pytest
 
-from conftest import ENV, checkpointed, free_port, histories, run_cli, start_cli, wait_for, write_experiment
+from conftest import (ENV, checkpointed, free_port, histories, run_cli, slow_model, start_cli, wait_for,
+                      write_experiment)
 
 pytest.importorskip("mlflow")
 
 EPOCHS = 4
-SLOW = {"data": {"dataset": "synthetic", "n_samples": 10000, "n_features": 64}, "scheduler": "fifo",
-        "search": "random", "space": {"lr": {"loguniform": [1e-3, 1e-2]}, "batch_size": 16,
-                                      "hidden_size": {"choice": [128, 256]}}}
+# epochs of about a second that sleep (tests/slow_model.py): time to press Ctrl-C mid-run
+SLOW = {"scheduler": "fifo", "search": "random",
+        "space": {"lr": {"loguniform": [1e-3, 1e-2]}, "batch_size": 16, "hidden_size": {"choice": [32, 64]}}}
 
 
 def _answers(url: str) -> bool:
@@ -46,7 +47,7 @@ def mlflow_server(tmp_path):
     finally:
         os.killpg(proc.pid, signal.SIGTERM)  # the server's own process group: it and its workers
         try:
-            proc.wait(timeout=30)
+            proc.wait(timeout=10)
         except subprocess.TimeoutExpired:
             os.killpg(proc.pid, signal.SIGKILL)
             proc.wait()
@@ -67,7 +68,8 @@ def test_trials_are_mlflow_runs_and_a_resume_reuses_them(ray_address, mlflow_ser
 
     from raytune_app.run.tracking import BEST_TAG, STATUS_TAG
 
-    spec = write_experiment(tmp_path / "tracked.yaml", num_samples=3, max_epochs=EPOCHS, **SLOW)
+    spec = write_experiment(tmp_path / "tracked.yaml", num_samples=3, max_epochs=EPOCHS, model=slow_model(tmp_path),
+                            **SLOW)
     exp = tmp_path / "runs" / "tracked"
     proc = start_cli("tune", spec, "--storage", tmp_path / "runs", "--address", ray_address,
                      "--mlflow", mlflow_server, log=tmp_path / "log")

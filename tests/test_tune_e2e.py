@@ -19,7 +19,7 @@ from ray import tune
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 from tensorboard.plugins.hparams import metadata as hp_metadata
 
-from conftest import ENV, histories, read_json_lines, run_cli, trial_dirs, wait_for, write_experiment
+from conftest import ENV, histories, read_json_lines, run_cli, slow_model, trial_dirs, wait_for, write_experiment
 
 SMALL_SPACE = {"lr": {"loguniform": [1e-3, 1e-1]}, "hidden_size": {"choice": [32, 64]},
                "activation": {"choice": ["relu", "tanh"]}}
@@ -193,9 +193,8 @@ def test_regression_reports_rmse_and_a_diverging_trial_stops_itself(tmp_path):
 
 def test_a_killed_trial_resumes_from_its_checkpoint(ray_address, tmp_path):
     spec = write_experiment(tmp_path / "kill.yaml", num_samples=1, max_epochs=12, scheduler="fifo", search="random",
-                            data={"dataset": "synthetic", "n_samples": 20000, "n_features": 64},
-                            space={"lr": 0.01, "batch_size": 16, "hidden_size": 256})
-    # (long enough epochs: Ray copies result.json to the storage path every 2 s, and the kill reads it there)
+                            model=slow_model(tmp_path), space={"lr": 0.01, "batch_size": 16, "hidden_size": 64})
+    # (epochs of about a second: Ray copies result.json to the storage path every 2 s, and the kill reads it there)
     proc = subprocess.Popen([sys.executable, "-m", "raytune_app", "tune", str(spec), "--storage",
                              str(tmp_path / "runs"), "--address", ray_address], env=ENV,
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)

@@ -10,7 +10,7 @@ import time
 import numpy as np
 import pytest
 
-from conftest import REPO, histories, run_cli, start_cli, trial_dirs, wait_for, write_experiment
+from conftest import REPO, histories, run_cli, slow_model, start_cli, trial_dirs, wait_for, write_experiment
 from user_code_files import write_trainable_experiment, write_user_code
 
 TINY = {"num_samples": 2, "max_epochs": 2, "scheduler": "fifo", "search": "random"}
@@ -137,9 +137,9 @@ def assert_resumed(exp, trials, epochs):
 
 
 def test_a_user_model_resumes_after_the_driver_is_killed(code, ray_address, tmp_path):
-    slow = {"dataset": "synthetic", "n_samples": 60000, "n_features": 64}  # epochs of about a second
-    spec = write_experiment(code / "killed-model.yaml", model="models/net.py:Net", data=slow,
-                            space={"lr": {"loguniform": [1e-3, 1e-2]}, "width": 256, "batch_size": 16},
+    # epochs of about a second, sleeping (tests/slow_model.py)
+    spec = write_experiment(code / "killed-model.yaml", model=slow_model(code),
+                            space={"lr": {"loguniform": [1e-3, 1e-2]}, "hidden_size": 64, "batch_size": 16},
                             num_samples=2, max_epochs=6, scheduler="fifo", search="random")
     args = ("tune", spec, "--storage", code / "runs", "--address", ray_address)
     kill_after_checkpoints(args, code / "runs" / "killed-model", tmp_path / "log", 2)

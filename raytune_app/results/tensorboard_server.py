@@ -46,7 +46,9 @@ def serve(path: str, host: str, port: int, reload_interval: float) -> int:
     signal.signal(signal.SIGTERM, signal.default_int_handler)  # SIGTERM stops it like Ctrl-C
     try:
         while True:
-            time.sleep(3600)
+            # short naps: the kernel may hand the signal to one of TensorBoard's threads, and then only the
+            # main thread's next wake-up runs Python's handler (a long sleep would ignore Ctrl-C that long)
+            time.sleep(0.5)
     except KeyboardInterrupt:
         print("TensorBoard stopped.", flush=True)
     return 0

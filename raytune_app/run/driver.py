@@ -114,10 +114,12 @@ def run(tuner, spec: ExperimentSpec, dataset, path: str, conn: Connection) -> in
     from raytune_app.results.wall_time import record_end
     from raytune_app.run.interrupts import graceful_interrupts
     from raytune_app.run.restore import mark_errored
+    from raytune_app.run.staging import space_out_start
     from raytune_app.run.tracking import record_outcome
     from raytune_app.run.tuner import trial_id_of
     from raytune_app.run.user_checks import missing_metric_problem
 
+    space_out_start(spec.name)  # Ray stages same-named runs started in one second in one folder (staging.py)
     with graceful_interrupts() as stopped:
         results = tuner.fit()
     missing = missing_metric_problem(spec, results)

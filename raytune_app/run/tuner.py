@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 
 from ray import tune
-from ray.tune.logger import CSVLoggerCallback, JsonLoggerCallback
 
 from raytune_app import storage
 from raytune_app.data.datasets import Dataset
@@ -16,6 +15,7 @@ from raytune_app.spec.load import ExperimentSpec
 from raytune_app.run.budget import MarkBudgetCuts
 from raytune_app.run import tracking
 from raytune_app.run.progress import TrialProgress
+from raytune_app.run.result_logs import CsvLogger, JsonLogger
 from raytune_app.run.tensorboard_logging import SCALARS, TensorBoardCallback
 from raytune_app.run.user_checks import stopper_for
 from raytune_app.trial.trainable import TrialSettings, train_trial
@@ -57,7 +57,7 @@ def _callbacks(spec: ExperimentSpec, dataset: Dataset | None) -> list:
         metrics = [spec.metric]
     else:
         metrics = [m for m in SCALARS if m in METRICS[dataset.task] or m == "epoch_time_s"]
-    return [MarkBudgetCuts(), CSVLoggerCallback(), JsonLoggerCallback(), TensorBoardCallback(spec.params, metrics),
+    return [MarkBudgetCuts(), CsvLogger(), JsonLogger(), TensorBoardCallback(spec.params, metrics),
             TrialProgress(spec.metric, spec.mode, spec.trial_count, spec.max_epochs), *tracking.callbacks(spec)]
 
 

@@ -139,6 +139,14 @@ def train_trial(config: dict, data: Dataset | None, settings: TrialSettings) -> 
         first_epoch = resume(checkpoint, model, optimizer, gen, hp, device)
 
     X_train, y_train, X_val, y_val = (as_tensor(a, device) for a in (data.X_train, data.y_train, data.X_val, data.y_val))
+    if first_epoch > settings.max_epochs:
+        # PBT handed this trial another one's final checkpoint: nothing is left to train, so it reports that
+        # model's scores as its last epoch (without a checkpoint of its own) instead of ending where it was
+        started = time.perf_counter()
+        train_loss = evaluate(model, X_train, y_train, data)["loss"]
+        tune.report(epoch_metrics(settings.max_epochs, train_loss, evaluate(model, X_val, y_val, data), data.task,
+                                  started))
+        return
     for epoch in range(first_epoch, settings.max_epochs + 1):
         started = time.perf_counter()
         train_loss = train_epoch(model, optimizer, X_train, y_train, data, hp.batch_size, gen)

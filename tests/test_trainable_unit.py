@@ -1,0 +1,58 @@
+"""The built-in trial function outside Ray (Ray Tune's report and checkpoint calls stand-in): a trial handed a
+final checkpoint, as PBT does when the trial it copies has just trained its last epoch."""
+
+from __future__ import annotations
+
+import shutil
+from contextlib import contextmanager
+from pathlib import Path
+from types import SimpleNamespace
+
+import pytest
+
+from raytune_app.data.datasets import load_dataset
+from raytune_app.spec.load import DataSpec
+from raytune_app.trial import trainable
+from raytune_app.trial.trainable import TrialSettings, train_trial
+
+
+class Saved:
+    """A checkpoint folder kept after the trial's temporary one is gone (what Ray's persisting does)."""
+
+    def __init__(self, path: Path):
+        self.path = path
+
+    @contextmanager
+    def as_directory(self):
+        yield str(self.path)
+
+
+def run(monkeypatch, folder: Path, checkpoint: Saved | None) -> list[tuple[dict, Saved | None]]:
+    """train_trial's reports, each with the checkpoint it saved (copied under `folder`)."""
+    reports = []
+
+    def report(metrics, checkpoint=None):
+        if checkpoint is not None:
+            kept = folder / f"checkpoint_{len(reports):06d}"
+            shutil.copytree(checkpoint.path, kept)
+            checkpoint = Saved(kept)
+        reports.append((metrics, checkpoint))
+
+    fake = SimpleNamespace(get_checkpoint=lambda: checkpoint, report=report,
+                           Checkpoint=SimpleNamespace(from_directory=lambda d: Saved(Path(d))))
+    monkeypatch.setattr(trainable, "tune", fake)
+    data = load_dataset(DataSpec(dataset="digits")).without_test()
+    settings = TrialSettings(model="mlp", max_epochs=2, checkpoint_every=1, seed=0, cpus_per_trial=1, gpus_per_trial=0)
+    train_trial({"lr": 0.01, "hidden_size": 32}, data, settings)
+    return reports
+
+
+def test_a_trial_handed_a_final_checkpoint_reports_that_model_as_its_last_epoch(monkeypatch, tmp_path):
+    donor = run(monkeypatch, tmp_path / "donor", None)
+    assert [m["epoch"] for m, _ in donor] == [1, 2]
+    (tmp_path / "recipient").mkdir()
+    recipient = run(monkeypatch, tmp_path / "recipient", donor[-1][1])
+    ((metrics, saved),) = recipient  # one report, no training, no checkpoint of its own
+    assert metrics["epoch"] == 2 and saved is None and not metrics["diverged"]
+    assert metrics["val_accuracy"] == pytest.approx(donor[-1][0]["val_accuracy"])
+    assert metrics["val_loss"] == pytest.approx(donor[-1][0]["val_loss"])
