@@ -160,3 +160,13 @@ def test_new_searchers_take_their_options(tmp_path):
     assert (spec.search.name, spec.search.options, spec.scheduler.options) == (
         "bohb", {"min_points_in_model": 3}, {"reduction_factor": 2})
     assert load_spec(write_experiment(tmp_path / "e.yaml", scheduler="hb_bohb")).search.name == "bohb"
+
+
+def test_bohb_without_its_extra_is_refused(tmp_path, monkeypatch):
+    import importlib.util
+
+    find_spec = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec",
+                        lambda name, *a: None if name == "hpbandster" else find_spec(name, *a))
+    assert ("search.name: bohb needs hpbandster and ConfigSpace: pip install 'raytune-app[bohb]'"
+            in problems(tmp_path, search="bohb", scheduler="hb_bohb"))

@@ -66,7 +66,7 @@ class SearchSpec(_Named):
         import importlib.util
 
         if v == "bohb" and not all(importlib.util.find_spec(m) for m in ("hpbandster", "ConfigSpace")):
-            raise ValueError("BOHB needs hpbandster and ConfigSpace: pip install 'raytune-app[bohb]'")
+            raise ValueError("bohb needs hpbandster and ConfigSpace: pip install 'raytune-app[bohb]'")
         return v
 
 

@@ -53,6 +53,7 @@ PBT_MUTABLE = ("lr", "weight_decay", "momentum", "dropout", "batch_size")
 # last trial reports while that save runs, the bracket is done and its cleanup stops only trials already
 # PAUSED; the saving one turns PAUSED a moment later and is never resumed nor stopped, so the run never ends.
 # With stop_last_trials=False, last-round trials are not paused at all: they train to max_t and end.
+# HyperBandForBOHB (hb_bohb) is a HyperBandScheduler with the same brackets and pauses: it gets the same setting.
 HYPERBAND_HANG = ("Ray's synchronous HyperBand can leave a last-round trial paused for ever when it pauses "
                   "trials at the last milestone")
 
