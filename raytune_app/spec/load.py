@@ -284,12 +284,11 @@ def _scheduler_problems(spec: ExperimentSpec) -> list[tuple[str, str]]:
     if scheduler in ("hyperband", "hb_bohb") and options.get("max_t", spec.max_epochs) != spec.max_epochs:
         problems.append(("scheduler.max_t", f"{scheduler}'s last round trains to max_epochs ({spec.max_epochs}); "
                                             "set max_epochs instead"))
-    for name, section in ((search, "search"), (scheduler, "scheduler")):
-        partner = PAIRED.get(name)
-        if partner and partner not in (search, scheduler):
-            other = "scheduler" if section == "search" else "search"
-            problems.append((section, f"{name} works only with `{other}: {partner}` (BOHB is Ray's TuneBOHB "
-                                      f"and HyperBandForBOHB together)"))
+    together = "BOHB is Ray's TuneBOHB and HyperBandForBOHB together"
+    if PAIRED.get(search, scheduler) != scheduler:
+        problems.append(("search", f"{search} works only with `scheduler: {PAIRED[search]}` ({together})"))
+    if PAIRED.get(scheduler, search) != search:
+        problems.append(("scheduler", f"{scheduler} works only with `search: {PAIRED[scheduler]}` ({together})"))
     grace = scheduler_kwargs(spec).get("grace_period")
     if isinstance(grace, (int, float)) and grace > spec.max_epochs:
         problems.append(("scheduler.grace_period", f"{grace} is above max_epochs ({spec.max_epochs})"))
