@@ -28,12 +28,13 @@ def optuna_state(search_alg, trial_id):
     return optuna_search._ot_trials[trial_id].number, optuna_search._ot_study
 
 
-def run_trial(search_alg, trial_id, values, error=False):
-    """A fake trial: proposed, one result per epoch, then completed with the last one (Ray gives none on error)."""
+def run_trial(search_alg, trial_id, values, error=False, stopped=False):
+    """A fake trial as Ray drives a searcher: proposed, one result per epoch, then completed with the last one
+    (none on error). A trial that a scheduler or stopper `stopped` has its last result passed on completion only."""
     assert search_alg.suggest(trial_id) is not None
     results = [{"val_accuracy": v, "epoch": i, "training_iteration": i, "diverged": False}
                for i, v in enumerate(values, 1)]
-    for result in results:
+    for result in results[:-1] if stopped else results:
         search_alg.on_trial_result(trial_id, result)
     search_alg.on_trial_complete(trial_id, result=None if error else results[-1], error=error)
 
@@ -41,16 +42,20 @@ def run_trial(search_alg, trial_id, values, error=False):
 def test_optuna_is_told_that_an_early_stopped_trial_was_pruned(tmp_path):
     search_alg, _ = searcher_for(tmp_path, search="optuna", max_epochs=3)
     run_trial(search_alg, "full", [0.5, 0.7, 0.8])
-    run_trial(search_alg, "stopped", [0.4, 0.6])  # ASHA stopped it after epoch 2 of 3
+    run_trial(search_alg, "stopped", [0.4, 0.6], stopped=True)  # ASHA stopped it after epoch 2 of 3
+    run_trial(search_alg, "first", [0.2], stopped=True)  # ... and this one after epoch 1
+    run_trial(search_alg, "budget", [0.3, 0.5])  # --time-budget ran out while it trained epoch 3
     run_trial(search_alg, "failed", [0.3], error=True)
     states = {}
-    for trial_id in ("full", "stopped", "failed"):
+    for trial_id in ("full", "stopped", "first", "budget", "failed"):
         number, study = optuna_state(search_alg, trial_id)
         states[trial_id] = study.trials[number]
     assert states["full"].state == TrialState.COMPLETE and states["full"].value == 0.8
     # Optuna's TPE ranks it as a pruned trial: by the step it reached (2), then its value there
     assert states["stopped"].state == TrialState.PRUNED
     assert states["stopped"].intermediate_values == {1: 0.4, 2: 0.6} and states["stopped"].value == 0.6
+    assert states["first"].state == TrialState.PRUNED and states["first"].intermediate_values == {1: 0.2}
+    assert states["budget"].state == TrialState.PRUNED and states["budget"].intermediate_values == {1: 0.3, 2: 0.5}
     assert states["failed"].state == TrialState.FAIL
 
 

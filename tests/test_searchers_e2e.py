@@ -47,15 +47,21 @@ def test_optuna_run_summary(optuna_asha):
 
 
 def test_optuna_study_saw_early_stopped_trials_as_pruned(optuna_asha):
-    """Ray's saved searcher state holds Optuna's study: ASHA's early-stopped trials are PRUNED in it."""
+    """Ray's saved searcher state holds Optuna's study: each trial ASHA stopped is PRUNED there, with the value
+    of every epoch it trained (the last one included), so TPE ranks it by the epoch it reached."""
     tmp, _, rows = optuna_asha
     (state_file,) = (tmp / "runs" / "optuna-asha").glob("searcher-state-*.pkl")
-    study = pickle.loads(state_file.read_bytes())["_ot_study"]
-    states = sorted(t.state.name for t in study.trials)
-    expected = sorted({"completed": "COMPLETE", "early_stopped": "PRUNED"}[r["status"]] for r in rows)
-    assert states == expected and "PRUNED" in states  # ASHA stopped some of 6 trials at epoch 1 of 3
-    pruned = [t for t in study.trials if t.state == TrialState.PRUNED]
-    assert all(t.value == t.intermediate_values[max(t.intermediate_values)] for t in pruned)
+    state = pickle.loads(state_file.read_bytes())  # OptunaSearch saves its attributes
+    trials = state["_ot_study"].trials
+    assert {r["status"] for r in rows} == {"completed", "early_stopped"}  # ASHA stopped some of the 6 at epoch 1
+    for row in rows:
+        trial = trials[state["_ot_trials"][row["trial_id"]].number]
+        if row["status"] == "completed":  # as Ray tells it: the final result's value
+            assert trial.state == TrialState.COMPLETE and trial.value is not None, row
+            continue
+        assert trial.state == TrialState.PRUNED, row
+        assert sorted(trial.intermediate_values) == list(range(1, int(row["epochs"]) + 1))
+        assert trial.value == pytest.approx(trial.intermediate_values[int(row["epochs"])])
 
 
 def test_seeded_optuna_runs_propose_the_same_first_configs(optuna_asha, ray_address):
@@ -66,11 +72,13 @@ def test_seeded_optuna_runs_propose_the_same_first_configs(optuna_asha, ray_addr
 
 
 def test_bohb_with_hyperband_for_bohb(ray_address, tmp_path):
-    summary, rows = tune(ray_address, tmp_path, "bohb", num_samples=6, max_epochs=3, scheduler="hb_bohb",
-                         search={"name": "bohb", "min_points_in_model": 3})
+    # one trial at a time: at 2, Ray 2.60 sometimes ends the run with a trial PAUSED (`unfinished`), when
+    # HyperBandForBOHB stops it while the checkpoint of its pause is still being saved (2 runs in 7 here)
+    summary, rows = tune(ray_address, tmp_path, "bohb", "--max-concurrent", "1", num_samples=6, max_epochs=3,
+                         scheduler="hb_bohb", search={"name": "bohb", "min_points_in_model": 3})
     assert (summary["searcher"], summary["scheduler"], summary["num_trials"], len(rows)) == ("bohb", "hb_bohb", 6, 6)
     assert 0.5 < summary["best"]["val_accuracy"] <= 1.0
-    assert all(r["status"] in ("completed", "early_stopped") for r in rows)
+    assert all(r["status"] in ("completed", "early_stopped") for r in rows), [(r["status"], r["epochs"]) for r in rows]
     # ConfigSpace proposes numpy scalars: trials trained with them, and reports show plain values
     assert {r["config/batch_size"] for r in rows} <= {"32", "64"}
     assert isinstance(summary["best"]["config"]["hidden_size"], int)
