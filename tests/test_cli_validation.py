@@ -51,7 +51,7 @@ CASES = [
     ({"num_samples": -1}, "num_samples: input should be greater than 0"),
     ({"num_samples": "ten"}, "num_samples: input should be a valid integer"),
     ({"scheduler": {"name": "asha", "grace_period": 5}}, "scheduler.grace_period: 5 is above max_epochs (3)"),
-    ({"space": {"lr": {"grid": [0.1, 0.01]}}}, "space.lr: grid needs `search: grid` or `random` (HyperOpt cannot grid)"),
+    ({"space": {"lr": {"grid": [0.1, 0.01]}}}, "space.lr: grid needs `search: grid` or `random` (hyperopt cannot grid)"),
     ({"data": {"dataset": "missing.npz"}}, "data.dataset: no such data file"),
     ({"data": {"dataset": "bad.npz"}, "_make": bad_npz("unreadable")}, "data.dataset: cannot read"),
     ({"data": {"dataset": "bad.npz"}, "_make": bad_npz("mismatch")}, "data.dataset: "),

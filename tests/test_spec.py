@@ -101,11 +101,72 @@ def test_option_tables_match_the_signatures_of_rays_classes():
 
     from raytune_app.run.schedulers import scheduler_class
     from raytune_app.run.searchers import searcher_class
-    from raytune_app.spec.options import RESERVED, SCHEDULER_OPTIONS, SEARCHER_OPTIONS
+    from raytune_app.spec.options import RESERVED, SAMPLER_OPTIONS, SCHEDULER_OPTIONS, SEARCHER_OPTIONS
 
+    def options(cls: type) -> set[str]:
+        params = inspect.signature(cls).parameters.values()
+        return {p.name for p in params if p.kind != p.VAR_KEYWORD} - {"self", "metric", "mode"} - set(RESERVED)
+
+    # what a file cannot set: Python objects (a sampler, a storage, callables), the sampler's options that the
+    # file sets flat instead (bohb_config), Optuna's study in memory, and TPESampler's deprecated arguments
+    not_from_files = {"optuna": {"sampler", "storage", "study_name"},
+                      "bohb": {"bohb_config"},
+                      "optuna sampler": {"gamma", "weights", "constraints_func", "consider_prior", "prior_weight",
+                                         "consider_magic_clip", "consider_endpoints", "warn_independent_sampling"}}
     for name, allowed in SCHEDULER_OPTIONS.items():
-        params = set(inspect.signature(scheduler_class(name)).parameters) - {"self", "metric", "mode"}
-        assert set(allowed) == params - set(RESERVED), name
+        assert set(allowed) == options(scheduler_class(name)), name
     for name, allowed in SEARCHER_OPTIONS.items():
-        params = set(inspect.signature(searcher_class(name)).parameters) - {"self", "metric", "mode"}
-        assert set(allowed) == params - set(RESERVED), name
+        assert set(allowed) == options(searcher_class(name)) - not_from_files.get(name, set()), name
+    import optuna
+    from hpbandster.optimizers.config_generators.bohb import BOHB
+
+    assert set(SAMPLER_OPTIONS["optuna"]) == options(optuna.samplers.TPESampler) - not_from_files["optuna sampler"]
+    assert set(SAMPLER_OPTIONS["bohb"]) == options(BOHB) - {"configspace"}
+
+
+@pytest.mark.parametrize("fields, message", [
+    ({"search": {"name": "optuna", "n_startup": 5}},
+     "search.n_startup: not an option of optuna (did you mean 'n_startup_trials'?)"),
+    ({"search": {"name": "optuna", "seed": 3}}, "search.seed: set by raytune-app from `seed`"),
+    ({"search": {"name": "optuna", "sampler": "tpe"}}, "search.sampler: not an option of optuna"),
+    ({"search": "optuna", "space": {"optimizer": {"choice": [{"name": "sgd", "lr": 0.1}, {"name": "adam"}]}}},
+     "space.optimizer: a conditional choice needs `search: hyperopt` or `random` (Ray's optuna searcher takes "
+     "flat spaces only)"),
+    ({"search": "optuna", "space": {"hidden_layers": {"grid": [1, 2]}}},
+     "space.hidden_layers: grid needs `search: grid` or `random` (optuna cannot grid)"),
+    ({"search": "optuna", "scheduler": "pbt", "space": {"lr": {"uniform": [0.01, 0.1]}}},
+     "search: pbt explores by itself"),
+    ({"search": "bohb"}, "search: bohb works only with `scheduler: hb_bohb`"),
+    ({"search": "hyperopt", "scheduler": "hb_bohb"}, "scheduler: hb_bohb works only with `search: bohb`"),
+    ({"search": {"name": "bohb", "top_n": 10}, "scheduler": "hb_bohb"},
+     "search.top_n: not an option of bohb (did you mean 'top_n_percent'?)"),
+    ({"search": "bohb", "scheduler": {"name": "hb_bohb", "stop_last_trials": True}}, "scheduler.stop_last_trials: "),
+    ({"search": "bohb", "scheduler": {"name": "hb_bohb", "max_t": 9}},
+     "scheduler.max_t: hb_bohb's last round trains to max_epochs (3)"),
+    ({"search": "bohb", "scheduler": "hb_bohb", "space": {"dropout": {"quniform": [0.0, 0.5, 0.1]}}},
+     "space.dropout: bohb cannot quantize"),
+    ({"search": "optuna", "scheduler": "hb_bohb"}, "scheduler: hb_bohb works only with `search: bohb`"),
+], ids=lambda v: v if isinstance(v, str) else None)
+def test_new_searchers_options_and_pairings_are_checked(tmp_path, fields, message):
+    assert message in problems(tmp_path, **fields)
+
+
+def test_new_searchers_take_their_options(tmp_path):
+    spec = load_spec(write_experiment(tmp_path / "e.yaml", search={
+        "name": "optuna", "n_startup_trials": 4, "multivariate": False, "points_to_evaluate": [{"lr": 0.01}]}))
+    assert spec.search.options == {"n_startup_trials": 4, "multivariate": False, "points_to_evaluate": [{"lr": 0.01}]}
+    spec = load_spec(write_experiment(tmp_path / "e.yaml", scheduler={"name": "hb_bohb", "reduction_factor": 2},
+                                      search={"name": "bohb", "min_points_in_model": 3}))
+    assert (spec.search.name, spec.search.options, spec.scheduler.options) == (
+        "bohb", {"min_points_in_model": 3}, {"reduction_factor": 2})
+    assert load_spec(write_experiment(tmp_path / "e.yaml", scheduler="hb_bohb")).search.name == "bohb"
+
+
+def test_bohb_without_its_extra_is_refused(tmp_path, monkeypatch):
+    import importlib.util
+
+    find_spec = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec",
+                        lambda name, *a: None if name == "hpbandster" else find_spec(name, *a))
+    assert ("search.name: bohb needs hpbandster and ConfigSpace: pip install 'raytune-app[bohb]'"
+            in problems(tmp_path, search="bohb", scheduler="hb_bohb"))

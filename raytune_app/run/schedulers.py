@@ -13,6 +13,7 @@ RAY_NAMES = {
     "median": "median_stopping_rule",
     "pbt": "pbt",
     "fifo": "fifo",
+    "hb_bohb": "hb_bohb",
 }
 
 

@@ -1,7 +1,9 @@
-"""Searcher names -> Ray Tune's own search algorithms (`tune.create_searcher`), seeded.
+"""Searcher names -> Ray Tune's own search algorithms, seeded.
 
 HyperOpt gets the space in its native tree form (so TPE models each conditional
-branch separately); random and grid search get Ray Tune's sample domains.
+branch separately); Optuna, BOHB, random and grid search get Ray Tune's sample
+domains, which Ray converts for Optuna and ConfigSpace itself. The searchers
+that learn from results sit behind a ConcurrencyLimiter.
 """
 
 from __future__ import annotations
@@ -10,30 +12,50 @@ from typing import Any
 
 from ray import tune
 
+from raytune_app.spec.options import searcher_kwargs
 from raytune_app.spec.space import to_hyperopt_space, to_param_space
+
+# our names -> the names of `ray.tune.search.SEARCH_ALG_IMPORT` (grid is Ray's basic variant generator too)
+RAY_NAMES = {"hyperopt": "hyperopt", "optuna": "optuna", "bohb": "bohb", "random": "random", "grid": "random"}
 
 
 def searcher_class(name: str) -> type:
     """The Ray class behind a searcher name."""
     from ray.tune.search import SEARCH_ALG_IMPORT
 
-    return SEARCH_ALG_IMPORT["hyperopt" if name == "hyperopt" else "random"]()
+    return SEARCH_ALG_IMPORT[RAY_NAMES[name]]()
+
+
+def _learning_searcher(spec, options: dict[str, Any], sampler: dict[str, Any], history) -> Any:
+    """Ray's HyperOptSearch, OptunaSearch (TPE, told of early-stopped trials) or TuneBOHB for the spec."""
+    common = dict(metric=spec.metric, mode=spec.mode, **options)
+    if spec.search.name == "optuna":
+        import optuna
+
+        from raytune_app.run.optuna_search import PrunedAwareOptunaSearch
+
+        # multivariate TPE models the hyperparameters jointly; constant_liar keeps concurrent trials apart
+        tpe = optuna.samplers.TPESampler(**{"seed": spec.seed, "multivariate": True, "constant_liar": True,
+                                            **sampler})
+        return PrunedAwareOptunaSearch(sampler=tpe, max_epochs=spec.max_epochs, **common)
+    if spec.search.name == "bohb":
+        return tune.create_searcher("bohb", seed=spec.seed, bohb_config=sampler or None, **common)
+    common |= dict(space=to_hyperopt_space(spec.params), random_state_seed=spec.seed)
+    if history is not None:
+        from raytune_app.run.warm_start import WarmStartHyperOptSearch
+
+        return WarmStartHyperOptSearch(history=history, **common)
+    return tune.create_searcher("hyperopt", **common)
 
 
 def build_search(spec, max_concurrent: int, history=None) -> tuple[Any, dict[str, Any]]:
     """(search_alg, param_space) for `tune.Tuner`; `history` warm-starts HyperOpt."""
-    options = dict(spec.search.options)
-    if spec.search.name == "hyperopt":
-        from ray.tune.search import ConcurrencyLimiter
+    options, sampler = searcher_kwargs(spec)
+    if spec.search.name in ("random", "grid"):
+        searcher = tune.create_searcher("random", random_state=spec.seed, max_concurrent=max_concurrent, **options)
+        return searcher, to_param_space(spec.params)
+    from ray.tune.search import ConcurrencyLimiter
 
-        kwargs = dict(space=to_hyperopt_space(spec.params), metric=spec.metric, mode=spec.mode,
-                      random_state_seed=spec.seed, **options)
-        if history is not None:
-            from raytune_app.run.warm_start import WarmStartHyperOptSearch
-
-            searcher = WarmStartHyperOptSearch(history=history, **kwargs)
-        else:
-            searcher = tune.create_searcher("hyperopt", **kwargs)
-        return ConcurrencyLimiter(searcher, max_concurrent=max_concurrent), {}
-    searcher = tune.create_searcher("random", random_state=spec.seed, max_concurrent=max_concurrent, **options)
-    return searcher, to_param_space(spec.params)
+    searcher = ConcurrencyLimiter(_learning_searcher(spec, options, sampler, history), max_concurrent=max_concurrent)
+    # HyperOpt holds the whole space itself; Optuna and BOHB take Ray's domains from the Tuner
+    return searcher, {} if spec.search.name == "hyperopt" else to_param_space(spec.params)

@@ -6,16 +6,25 @@ from __future__ import annotations
 from dataclasses import dataclass, field, fields
 from typing import Any, Mapping
 
+import numpy as np
+
 ACTIVATIONS = ("relu", "tanh", "gelu", "sigmoid", "leaky_relu", "elu", "silu")
 OPTIMIZERS = ("adam", "adamw", "sgd", "rmsprop")
 CNN_ONLY = ("channels", "kernel_size")
+
+
+def plain(config: Mapping[str, Any]) -> dict[str, Any]:
+    """The config with numpy scalars as Python's own values: BOHB's ConfigSpace proposes np.int64, np.str_
+    and np.bool_, which PyTorch's DataLoader (an np.int64 batch_size) and users' code do not all take."""
+    return {k: plain(v) if isinstance(v, Mapping) else v.item() if isinstance(v, np.generic) else v
+            for k, v in config.items()}
 
 
 def chosen(config: Mapping[str, Any]) -> dict[str, Any]:
     """A sampled config as the values a trial trains with: a mapping is a conditional branch,
     `optimizer: {name: sgd, lr: ...}` means optimizer=sgd plus the branch's own hyperparameters."""
     flat: dict[str, Any] = {}
-    for key, value in config.items():
+    for key, value in plain(config).items():
         if isinstance(value, Mapping):
             flat.update({k: v for k, v in value.items() if k != "name"})
             flat[key] = value.get("name")

@@ -19,8 +19,8 @@ from raytune_app.errors import InputError, did_you_mean
 from raytune_app.spec.hyperparams import ACTIVATIONS, CNN_ONLY, OPTIMIZERS, Hyperparams
 from raytune_app.spec.metrics import METRICS, direction
 from raytune_app.spec.names import SCHEDULERS, SEARCHERS
-from raytune_app.spec.options import (HYPERBAND_HANG, RESERVED, SCHEDULER_OPTIONS, SEARCHER_OPTIONS,
-                                      pbt_mutations, scheduler_kwargs)
+from raytune_app.spec.options import (FLAT_ONLY, HYPERBAND_HANG, LEARNING, PAIRED, RESERVED, SAMPLER_OPTIONS,
+                                      SCHEDULER_OPTIONS, SEARCHER_OPTIONS, pbt_mutations, scheduler_kwargs)
 from raytune_app.spec.space import Param, parse_space
 from raytune_app.spec.user_code import BUILTIN_MODELS, is_reference
 
@@ -59,6 +59,15 @@ class SchedulerSpec(_Named):
 
 class SearchSpec(_Named):
     name: Literal[SEARCHERS] = "hyperopt"
+
+    @field_validator("name")
+    @classmethod
+    def _installed(cls, v: str) -> str:
+        import importlib.util
+
+        if v == "bohb" and not all(importlib.util.find_spec(m) for m in ("hpbandster", "ConfigSpace")):
+            raise ValueError("bohb needs hpbandster and ConfigSpace: pip install 'raytune-app[bohb]'")
+        return v
 
 
 class DataSpec(_Strict):
@@ -266,14 +275,20 @@ def _option_problems(section: str, name: str, allowed: tuple[str, ...],
 def _scheduler_problems(spec: ExperimentSpec) -> list[tuple[str, str]]:
     problems = _option_problems("scheduler", spec.scheduler.name, SCHEDULER_OPTIONS[spec.scheduler.name],
                                 spec.scheduler.options)
-    problems += _option_problems("search", spec.search.name, SEARCHER_OPTIONS[spec.search.name],
+    search = spec.search.name
+    problems += _option_problems("search", search, SEARCHER_OPTIONS[search] + SAMPLER_OPTIONS.get(search, ()),
                                  spec.search.options)
-    options = spec.scheduler.options
-    if spec.scheduler.name == "hyperband" and options.get("stop_last_trials", False) is not False:
+    options, scheduler = spec.scheduler.options, spec.scheduler.name
+    if scheduler in ("hyperband", "hb_bohb") and options.get("stop_last_trials", False) is not False:
         problems.append(("scheduler.stop_last_trials", f"{HYPERBAND_HANG}; leave it out (raytune-app sets false)"))
-    if spec.scheduler.name == "hyperband" and options.get("max_t", spec.max_epochs) != spec.max_epochs:
-        problems.append(("scheduler.max_t", f"hyperband's last round trains to max_epochs ({spec.max_epochs}); "
+    if scheduler in ("hyperband", "hb_bohb") and options.get("max_t", spec.max_epochs) != spec.max_epochs:
+        problems.append(("scheduler.max_t", f"{scheduler}'s last round trains to max_epochs ({spec.max_epochs}); "
                                             "set max_epochs instead"))
+    together = "BOHB is Ray's TuneBOHB and HyperBandForBOHB together"
+    if PAIRED.get(search, scheduler) != scheduler:
+        problems.append(("search", f"{search} works only with `scheduler: {PAIRED[search]}` ({together})"))
+    if PAIRED.get(scheduler, search) != search:
+        problems.append(("scheduler", f"{scheduler} works only with `search: {PAIRED[scheduler]}` ({together})"))
     grace = scheduler_kwargs(spec).get("grace_period")
     if isinstance(grace, (int, float)) and grace > spec.max_epochs:
         problems.append(("scheduler.grace_period", f"{grace} is above max_epochs ({spec.max_epochs})"))
@@ -304,9 +319,17 @@ def _space_problems(spec: ExperimentSpec, params: dict[str, Param]) -> list[tupl
             if value not in allowed:
                 problems.append((f"space.{name}", f"unknown {name} {value!r}{did_you_mean(value, allowed)};"
                                                   f" one of {', '.join(allowed)}"))
+    search = spec.search.name
     grids = [n for n, p in params.items() if p.kind == "grid"]
-    if grids and spec.search.name == "hyperopt":
-        problems.append((f"space.{grids[0]}", "grid needs `search: grid` or `random` (HyperOpt cannot grid)"))
+    if grids and search in LEARNING:
+        problems.append((f"space.{grids[0]}", f"grid needs `search: grid` or `random` ({search} cannot grid)"))
+    branched = [n for n, p in params.items() if p.branches]
+    if branched and search in FLAT_ONLY:
+        problems.append((f"space.{branched[0]}", f"a conditional choice needs `search: hyperopt` or `random` "
+                                                 f"(Ray's {search} searcher takes flat spaces only)"))
+    quantized = [n for n, p in params.items() if p.kind == "quniform"]
+    if quantized and search == "bohb":  # Ray's TuneBOHB drops q with a warning: values would not be multiples of q
+        problems.append((f"space.{quantized[0]}", "bohb cannot quantize: use `int` or `choice` instead of quniform"))
     if spec.search.name == "grid" and not grids:
         problems.append(("search", "grid search needs at least one `grid: [...]` entry in space"))
     return problems
@@ -346,7 +369,7 @@ def _cross_problems(spec: ExperimentSpec) -> list[tuple[str, str]]:
     expected = direction(spec.metric)
     if not problems and spec.mode != expected and (spec.metric in known or not spec.trainable):
         problems.append(("mode", f"{spec.metric} should be optimised with mode {expected!r}, got {spec.mode!r}"))
-    if spec.scheduler.name == "pbt" and spec.search.name == "hyperopt":
+    if spec.scheduler.name == "pbt" and spec.search.name in LEARNING:
         problems.append(("search", "pbt explores by itself: use `search: random` with it"))
     return problems
 
@@ -419,8 +442,9 @@ def load_spec(path: str | Path, overrides: Mapping[str, Any] | None = None) -> E
     raw = apply_overrides(read_yaml(path), overrides or {})
     raw.setdefault("name", path.stem.replace("_", "-"))
     scheduler = _named(raw.get("scheduler"))
-    if isinstance(scheduler, dict) and scheduler.get("name") == "pbt" and "search" not in raw:
-        raw["search"] = "random"  # PBT explores by itself; Ray refuses it with a searcher
+    if isinstance(scheduler, dict) and scheduler.get("name") in ("pbt", "hb_bohb") and "search" not in raw:
+        # PBT explores by itself (Ray refuses it with a searcher); HyperBandForBOHB works only with TuneBOHB
+        raw["search"] = {"pbt": "random", "hb_bohb": "bohb"}[scheduler["name"]]
     for key in INTERNAL_FIELDS:
         raw.pop(key, None)
     raw["source"] = str(path)

@@ -16,16 +16,33 @@ SCHEDULER_OPTIONS = {
     "pbt": ("time_attr", "perturbation_interval", "burn_in_period", "hyperparam_mutations", "quantile_fraction",
             "resample_probability", "perturbation_factors", "log_config", "require_attrs", "synch"),
     "fifo": (),
+    "hb_bohb": ("time_attr", "max_t", "reduction_factor", "stop_last_trials"),
 }
 SEARCHER_OPTIONS = {
     "hyperopt": ("points_to_evaluate", "n_initial_points", "gamma"),
     "random": ("points_to_evaluate", "constant_grid_search"),
     "grid": ("points_to_evaluate", "constant_grid_search"),
+    "optuna": ("points_to_evaluate", "evaluated_rewards"),
+    "bohb": ("points_to_evaluate",),
 }
+# options of the optimiser inside Ray's searcher, given in the same `search:` mapping: Optuna's TPESampler
+# (Ray's OptunaSearch takes it as an object) and hpbandster's BOHB (TuneBOHB's `bohb_config`)
+SAMPLER_OPTIONS = {
+    "optuna": ("n_startup_trials", "n_ei_candidates", "multivariate", "group", "constant_liar"),
+    "bohb": ("min_points_in_model", "top_n_percent", "num_samples", "random_fraction", "bandwidth_factor",
+             "min_bandwidth"),
+}
+# the searchers that need a scheduler of their own, and the reverse: BOHB is HyperBand's brackets with TPE-like
+# models of each budget, so Ray's TuneBOHB and HyperBandForBOHB only work together
+PAIRED = {"bohb": "hb_bohb", "hb_bohb": "bohb"}
+# searchers that learn from results (PBT refuses them) and those that take only flat spaces (Ray converts the
+# space to Optuna's or ConfigSpace's distributions, which have no branches)
+LEARNING = ("hyperopt", "optuna", "bohb")
+FLAT_ONLY = ("optuna", "bohb")
 # options of Ray's classes that raytune-app sets itself, and the key of the file that sets them
 RESERVED = {
     "space": "space", "random_state_seed": "seed", "random_state": "seed", "max_concurrent": "max_concurrent",
-    "metric": "metric", "mode": "mode", "custom_explore_fn": "(a Python function: not from a file)",
+    "metric": "metric", "mode": "mode", "seed": "seed", "custom_explore_fn": "(a Python function: not from a file)",
 }
 # what PBT may change in a running trial: nothing that changes the weights' shapes
 PBT_MUTABLE = ("lr", "weight_decay", "momentum", "dropout", "batch_size")
@@ -36,6 +53,7 @@ PBT_MUTABLE = ("lr", "weight_decay", "momentum", "dropout", "batch_size")
 # last trial reports while that save runs, the bracket is done and its cleanup stops only trials already
 # PAUSED; the saving one turns PAUSED a moment later and is never resumed nor stopped, so the run never ends.
 # With stop_last_trials=False, last-round trials are not paused at all: they train to max_t and end.
+# HyperBandForBOHB (hb_bohb) is a HyperBandScheduler with the same brackets and pauses: it gets the same setting.
 HYPERBAND_HANG = ("Ray's synchronous HyperBand can leave a last-round trial paused for ever when it pauses "
                   "trials at the last milestone")
 
@@ -46,7 +64,7 @@ def scheduler_kwargs(spec) -> dict[str, Any]:
     defaults: dict[str, Any] = {"time_attr": "training_iteration"}
     if name == "asha":
         defaults |= {"max_t": spec.max_epochs, "grace_period": 1, "reduction_factor": 3}
-    elif name == "hyperband":  # stop_last_trials: see HYPERBAND_HANG
+    elif name in ("hyperband", "hb_bohb"):  # stop_last_trials: see HYPERBAND_HANG
         defaults |= {"max_t": spec.max_epochs, "reduction_factor": 3, "stop_last_trials": False}
     elif name == "median":
         defaults |= {"grace_period": 1, "min_samples_required": 3}
@@ -55,6 +73,13 @@ def scheduler_kwargs(spec) -> dict[str, Any]:
     else:
         defaults = {}
     return defaults | dict(spec.scheduler.options)
+
+
+def searcher_kwargs(spec) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The file's search options split into those of Ray's searcher and those of the sampler inside it."""
+    inner = SAMPLER_OPTIONS.get(spec.search.name, ())
+    options = spec.search.options
+    return ({k: v for k, v in options.items() if k not in inner}, {k: v for k, v in options.items() if k in inner})
 
 
 def pbt_mutations(spec) -> dict[str, Any]:

@@ -13,6 +13,7 @@ from typing import Any, Mapping
 
 from ray import tune
 
+from raytune_app.spec.hyperparams import plain
 from raytune_app.spec.metrics import worst_value
 from raytune_app.trial.user_model import import_here
 
@@ -60,7 +61,7 @@ def run_user_trainable(config: dict, code: UserTrainable) -> None:
     fn = import_here(code.ref, code.code_dir)
     _expected.update(metric=code.metric, checked=False)
     try:
-        fn(config)
+        fn(plain(config))
     except _FirstReportLacksMetric:
         return
     finally:
