@@ -292,8 +292,11 @@ def run_method(method: Method, task: Task, budgets: list[float], seeds: int, wor
     for budget in budgets:
         cell = Cell(budget)
         for seed in range(seeds):
-            cell.runs.append(method(task, seed, budget, workdir))
-            print(f"  T={budget:g} seed {seed}: best {cell.runs[-1].best_by(budget):.3f}", file=sys.stderr, flush=True)
+            run = method(task, seed, budget, workdir)
+            cell.runs.append(run)
+            first = min((s for s, _ in run.points), default=float("nan"))
+            print(f"  T={budget:g} seed {seed}: best by T {run.best_by(budget):.3f}; {len(run.points)} epochs, "
+                  f"the first at {first:.1f} s; command {run.wall_s:.1f} s", file=sys.stderr, flush=True)
         cells.append(cell)
     return cells
 
