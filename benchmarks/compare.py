@@ -278,6 +278,7 @@ def plot(results: dict[str, dict[str, list[Cell]]], out: Path) -> None:
             ax.fill_between(grid, low, high, alpha=0.2)
         ax.set(title=f"{task_name}, T = {cell.budget:g} s", xlabel="seconds from the command's start",
                ylabel="best validation accuracy so far")
+        ax.set_xlim(0, cell.budget)
         ax.grid(alpha=0.3)
         ax.legend(loc="lower right")
     fig.tight_layout()
