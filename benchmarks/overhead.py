@@ -7,7 +7,8 @@ driver memory, and the trainer's throughput against a bare PyTorch loop.
 (b) utilisation: a FIFO run of fixed-length trials, sum of trial training time / (wall x cores);
 (c) time from the command to the first trial's first result, with a fresh Ray and joining a running one;
 (d) the driver's resident memory at trial 100 and at the last trial;
-(e) the trainer's samples per second against a bare PyTorch loop (same model, batch size, threads).
+(e) the trainer's samples per second against a bare PyTorch loop (same model, batch size, threads);
+(f) `ray.init` alone, fresh: with Ray's defaults, with the dashboard off, and as a local run starts it now.
 """
 
 from __future__ import annotations
@@ -21,12 +22,14 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import yaml
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
+os.environ["PYTHONPATH"] = str(REPO)  # the commands below run this checkout's raytune_app, whatever is installed
 
 
 def rss_mb(pid: int) -> float:
@@ -99,7 +102,8 @@ def first_result(tmp: Path, repeats: int = 3) -> dict:
     first trial's first result (a one-epoch trial on tiny data: an upper bound on "running"), medians of
     `repeats` runs, each starting its own Ray, then each joining a Ray started beforehand."""
     file = experiment(tmp, "first", num_samples=2, **TINY)
-    env = {**os.environ, "RAY_AUTH_MODE": "disabled"}  # the loopback cluster below runs without tokens
+    # the loopback cluster below runs without tokens, its state in this run's folder (not another's cluster)
+    env = {**os.environ, "RAY_AUTH_MODE": "disabled", "RAYTUNE_APP_LOCAL_CLUSTER_DIR": str(tmp / "cluster")}
     runs = itertools.count()
 
     def once(*flags: str) -> tuple[float | None, float | None]:
@@ -127,6 +131,29 @@ def first_result(tmp: Path, repeats: int = 3) -> dict:
     med = statistics.median
     return {"own_startup_s": med(o for o, _ in fresh), "first_result_s_fresh_ray": med(f for _, f in fresh),
             "first_result_s_running_ray": med(f for _, f in joined)}
+
+
+INIT = """import json, sys, time
+import ray
+started = time.perf_counter()
+ray.init(**json.loads(sys.argv[1]))
+print(time.perf_counter() - started)
+ray.shutdown()
+"""
+
+
+def ray_init(repeats: int = 3) -> dict:
+    """(f): seconds in `ray.init` starting a local Ray, each in a fresh process, medians of `repeats`; the last
+    is what `raytune-app tune` passes now for a small data set (the object store at its floor)."""
+    from raytune_app.cluster.ray_session import OBJECT_STORE_FLOOR
+
+    variants = {"ray_init_s_ray_defaults": {}, "ray_init_s_no_dashboard": {"include_dashboard": False},
+                "ray_init_s_no_dashboard_sized_store": {"include_dashboard": False,
+                                                       "object_store_memory": OBJECT_STORE_FLOOR}}
+    return {key: statistics.median(float(subprocess.run([sys.executable, "-c", INIT, json.dumps(kwargs)],
+                                                        check=True, capture_output=True, text=True).stdout)
+                                   for _ in range(repeats))
+            for key, kwargs in variants.items()}
 
 
 def utilisation(tmp: Path) -> dict:
@@ -189,13 +216,23 @@ def throughput(epochs: int = 5) -> dict:
             "trainer_vs_bare": rates["raytune_app"] / bare_rate}
 
 
+PARTS: dict[str, Callable[[Path, argparse.Namespace], dict]] = {
+    "trials": lambda tmp, args: many_tiny_trials(tmp, args.trials),
+    "startup": lambda tmp, args: {**first_result(tmp), **ray_init()},
+    "utilisation": lambda tmp, args: utilisation(tmp),
+    "throughput": lambda tmp, args: throughput(),
+}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--trials", type=int, default=500)
+    parser.add_argument("--only", nargs="+", choices=PARTS, help="some of the figures: (a, d), (c, f), (b), (e)")
     args = parser.parse_args()
+    figures = {}
     with tempfile.TemporaryDirectory() as tmp:
-        figures = {**many_tiny_trials(Path(tmp), args.trials), **first_result(Path(tmp)), **utilisation(Path(tmp)),
-                   **throughput()}
+        for name in args.only or PARTS:
+            figures |= PARTS[name](Path(tmp), args)
     print(f"{os.cpu_count()} cores")
     print("| figure | value |\n|---|---|")
     for key, value in figures.items():

@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from raytune_app.data.datasets import load_dataset
+from raytune_app.data.datasets import builtin_nbytes, load_dataset
 from raytune_app.errors import InputError
 from raytune_app.spec.load import DataSpec
 
@@ -80,3 +80,8 @@ def test_csv_without_label_column(tmp_path):
     path.write_text("a,b\n1,2\n3,4\n")
     with pytest.raises(InputError, match="no label column 'label'"):
         load_dataset(DataSpec(dataset=str(path)))
+
+
+def test_builtin_size_known_before_generation_bounds_the_data():
+    for spec in (DataSpec(dataset="synthetic", n_samples=3000, n_features=64), DataSpec(dataset="digits")):
+        assert load_dataset(spec).nbytes <= builtin_nbytes(spec)

@@ -4,7 +4,8 @@ import pytest
 import yaml
 
 from raytune_app.errors import InputError
-from raytune_app.cluster.ray_session import autoscaler_node_types, capacity, reachable_nodes
+from raytune_app.cluster.ray_session import (MIB, OBJECT_STORE_COPIES, OBJECT_STORE_FLOOR, autoscaler_node_types,
+                                             capacity, object_store_bytes, reachable_nodes)
 
 from conftest import REPO
 
@@ -46,3 +47,12 @@ def test_node_types_of_a_ray_up_cluster_count_even_when_scaled_to_zero(tmp_path)
         capacity(head_only, 1, 0.25, "f")  # a CPU-only head: no GPU yet ...
     assert capacity(head_only + added, 1, 0.25, "f") > 0  # ... but the GPU workers may come
     assert autoscaler_node_types(str(tmp_path / "missing.yaml")) == []
+
+
+def test_object_store_is_a_few_times_the_data_with_a_floor_and_rays_default_above():
+    gib = 1024**3
+    assert object_store_bytes(0, 16 * gib) == OBJECT_STORE_FLOOR
+    assert object_store_bytes(10 * MIB, 16 * gib) == OBJECT_STORE_FLOOR  # small data: the floor
+    assert object_store_bytes(gib, 16 * gib) == OBJECT_STORE_COPIES * gib
+    assert object_store_bytes(2 * gib, 16 * gib) is None  # more than Ray's 30 % share: Ray's own sizing
+    assert object_store_bytes(0, 512 * MIB) is None  # the floor alone is more than that share

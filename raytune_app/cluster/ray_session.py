@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import uuid
 from pathlib import Path
 
@@ -12,12 +13,33 @@ from raytune_app import storage
 from raytune_app.errors import InputError
 
 
-def connect(address: str | None, dashboard: bool = False, dashboard_host: str = "127.0.0.1") -> None:
-    """Join the cluster at `address`, or start a local Ray on every core of this machine."""
+MIB = 1024**2
+OBJECT_STORE_FLOOR = 200 * MIB  # Tune's results and Ray's own objects, whatever the data
+OBJECT_STORE_COPIES = 4  # the data is put once (tune.with_parameters); room for data-parallel workers' copies
+OBJECT_STORE_SHARE = 0.3  # Ray's default share of memory: data needing more is left to Ray's own sizing
+
+
+def object_store_bytes(data_bytes: int, memory_bytes: int) -> int | None:
+    """The object store a local Ray needs for this data: Ray's default (30 % of memory) makes its start
+    seconds slower on a small machine, so a few times the data, at least the floor; None (Ray's default)
+    when that would be more than Ray's default share of `memory_bytes`."""
+    wanted = max(OBJECT_STORE_FLOOR, OBJECT_STORE_COPIES * data_bytes)
+    return wanted if wanted <= OBJECT_STORE_SHARE * memory_bytes else None
+
+
+def physical_memory() -> int:
+    return os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+
+
+def connect(address: str | None, dashboard: bool = False, dashboard_host: str = "127.0.0.1",
+            data_bytes: int = 0) -> None:
+    """Join the cluster at `address`, or start a local Ray on every core of this machine, its object
+    store sized to `data_bytes` (see object_store_bytes)."""
     if address:
         ray.init(address=address, logging_level=logging.WARNING)
     else:
-        ray.init(include_dashboard=dashboard, dashboard_host=dashboard_host, logging_level=logging.WARNING)
+        ray.init(include_dashboard=dashboard, dashboard_host=dashboard_host, logging_level=logging.WARNING,
+                 object_store_memory=object_store_bytes(data_bytes, physical_memory()))
 
 
 def leave() -> None:

@@ -49,6 +49,12 @@ class Dataset:
     def outputs(self) -> int:
         return self.n_classes if self.task == "classification" else 1
 
+    @property
+    def nbytes(self) -> int:
+        """The arrays' bytes: what the data takes in Ray's object store."""
+        return sum(a.nbytes for a in (self.X_train, self.y_train, self.X_val, self.y_val, self.X_test, self.y_test)
+                   if a is not None)
+
     def without_test(self) -> "Dataset":
         """What trials get: the held-out test split stays in the driver."""
         return dataclasses.replace(self, X_test=None, y_test=None)
@@ -61,6 +67,12 @@ def task_of(data_spec) -> str | None:
     if data_spec.loader:
         return None  # the loader's labels decide
     return BUILTIN.get(data_spec.dataset)
+
+
+def builtin_nbytes(spec) -> int:
+    """A built-in data set's size before it is generated (for sizing Ray's object store while it is):
+    scikit-learn's bundled ones are under 2 MB; a synthetic one is n_samples x (n_features + 1) float64s at most."""
+    return spec.n_samples * (spec.n_features + 1) * 8 if spec.dataset == "synthetic" else 2 * 1024**2
 
 
 def _builtin(spec) -> tuple[np.ndarray, np.ndarray, tuple[int, ...] | None]:

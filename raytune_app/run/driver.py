@@ -79,6 +79,17 @@ def prepare_while_ray_starts(spec: ExperimentSpec, source: str) -> Future:
     return future
 
 
+def data_bytes(spec: ExperimentSpec, prepared: Future) -> int:
+    """What the trials' data will take in Ray's object store, known before Ray starts: a file or a user's
+    loader has been read already; a built-in data set may still be being generated, its size follows from the spec."""
+    from raytune_app.data.datasets import builtin_nbytes
+
+    if not prepared.done():
+        return builtin_nbytes(spec.data)
+    dataset = prepared.result()
+    return dataset.without_test().nbytes if dataset is not None else 0
+
+
 def describe(spec: ExperimentSpec) -> str:
     sampled = [n for n, p in spec.params.items() if p.kind != "constant"]
     what = spec.trainable or f"{spec.model} on {spec.data.loader or Path(spec.data.dataset).name}"
@@ -186,7 +197,7 @@ def _connect(spec: ExperimentSpec, source: str, conn: Connection, prepared: Futu
     trials fit and that the storage is shared; the resolved spec and the trials that fit at once."""
     from raytune_app.cluster.ray_session import check_storage_shared, connect, trial_capacity
 
-    connect(conn.address, conn.dashboard)
+    connect(conn.address, conn.dashboard, data_bytes=data_bytes(spec, prepared))
     if spec.resources.gpus_per_trial == "auto":
         from raytune_app.run.gpu_packing import pack_trials
 

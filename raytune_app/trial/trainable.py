@@ -97,7 +97,8 @@ def epoch_metrics(epoch: int, train_loss: float, val: dict[str, float], task: st
     """What a trial reports for an epoch; a diverged one reports the worst value of every score."""
     metrics = {"epoch": epoch, "train_loss": train_loss, "val_loss": val["loss"],
                f"val_{'accuracy' if task == 'classification' else 'rmse'}": val.get("accuracy", val.get("rmse")),
-               "epoch_time_s": time.perf_counter() - started, "diverged": False}
+               "epoch_time_s": time.perf_counter() - started, "diverged": False,
+               "reported_at": time.time()}  # a float wall clock across trials: Ray's `timestamp` is whole seconds
     if not all(math.isfinite(metrics[k]) for k in ("train_loss", "val_loss")):
         metrics |= {k: worst_value(k) for k in metrics if k.startswith(("train_", "val_"))}
         metrics["diverged"] = True
