@@ -43,12 +43,13 @@ def serve(path: str, host: str, port: int, reload_interval: float) -> int:
     _, url = start(logdir, host, port, reload_interval)
     print(f"TensorBoard at {url} serving {logdir}: scalars per trial, every trial in the HParams tab. "
           f"Ctrl-C to stop.", flush=True)
-    signal.signal(signal.SIGTERM, signal.default_int_handler)  # SIGTERM stops it like Ctrl-C
+    # Ctrl-C stops it even when it was started from a script that ignores SIGINT (a background job of a
+    # non-interactive shell: Python then installs no handler of its own); SIGTERM stops it the same way
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
     try:
         while True:
-            # short naps: the kernel may hand the signal to one of TensorBoard's threads, and then only the
-            # main thread's next wake-up runs Python's handler (a long sleep would ignore Ctrl-C that long)
-            time.sleep(0.5)
+            time.sleep(3600)
     except KeyboardInterrupt:
         print("TensorBoard stopped.", flush=True)
     return 0

@@ -13,12 +13,21 @@ from __future__ import annotations
 
 import json
 import os
+import time
 
 from ray.tune import Callback
 
 from raytune_app.results.status import BUDGET_MARKER
 
 TERMINATED, ERROR = "TERMINATED", "ERROR"
+
+
+def budget_left(budget_s: float | None, started: float) -> float | None:
+    """`--time-budget` counts from the command's start at `started` (what a user times), while Ray's
+    TimeoutStopper counts from its first check: Ray gets what start-up (Ray, the data) has left, 1 s at least."""
+    if budget_s is None:
+        return None
+    return max(1.0, budget_s - (time.time() - started))
 
 
 class MarkBudgetCuts(Callback):

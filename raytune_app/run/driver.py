@@ -9,8 +9,9 @@ from __future__ import annotations
 import json
 import shlex
 import sys
+import time
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from raytune_app import storage
@@ -22,10 +23,12 @@ EXIT_OK, EXIT_FAILED, EXIT_INTERRUPTED = 0, 1, 130
 
 @dataclass(frozen=True)
 class Connection:
-    """Where to run: a running Ray cluster's address (None: start one here) and whether to show its dashboard."""
+    """Where to run: a running Ray cluster's address (None: start one here) and whether to show its dashboard;
+    and when the command started (`--time-budget` counts from then)."""
 
     address: str | None = None
     dashboard: bool = False
+    started: float = field(default_factory=time.time)
 
 
 def check_metric(spec: ExperimentSpec, task: str, source: str) -> None:
@@ -281,7 +284,7 @@ def _fresh(spec: ExperimentSpec, source: str, conn: Connection, path: str, warm:
     # synchronous HyperBand pauses trials until their bracket is full: a searcher limited to what fits at
     # once would then wait for them for ever (seen as a spinning driver); Ray's placement limits them anyway
     default_concurrency = spec.trial_count if spec.scheduler.name == "hyperband" else capacity
-    tuner = build_tuner(spec, dataset, spec.max_concurrent or default_concurrency, history)
+    tuner = build_tuner(spec, dataset, spec.max_concurrent or default_concurrency, history, started=conn.started)
     return run(tuner, spec, dataset, path, conn)
 
 

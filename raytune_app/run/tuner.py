@@ -12,7 +12,7 @@ from raytune_app.spec.metrics import METRICS
 from raytune_app.run.schedulers import build_scheduler
 from raytune_app.run.searchers import build_search
 from raytune_app.spec.load import ExperimentSpec
-from raytune_app.run.budget import MarkBudgetCuts
+from raytune_app.run.budget import MarkBudgetCuts, budget_left
 from raytune_app.run import tracking
 from raytune_app.run.progress import TrialProgress
 from raytune_app.run.result_logs import CsvLogger, JsonLogger
@@ -76,8 +76,9 @@ def trial_id_of(result) -> str:
     return (result.metrics or {}).get("trial_id") or result.path.rstrip("/").rsplit("/", 1)[-1].removeprefix("trial_")
 
 
-def build_tuner(spec: ExperimentSpec, dataset: Dataset, max_concurrent: int, history=None) -> tune.Tuner:
-    """A fresh Tuner for the experiment, writing under STORAGE/NAME."""
+def build_tuner(spec: ExperimentSpec, dataset: Dataset, max_concurrent: int, history=None, *,
+                started: float) -> tune.Tuner:
+    """A fresh Tuner for the experiment, writing under STORAGE/NAME; `--time-budget` counts from `started`."""
     _configure_tune()
     search_alg, param_space = build_search(spec, max_concurrent, history)
     return tune.Tuner(
@@ -85,7 +86,7 @@ def build_tuner(spec: ExperimentSpec, dataset: Dataset, max_concurrent: int, his
         param_space=param_space,
         tune_config=tune.TuneConfig(
             metric=spec.metric, mode=spec.mode, search_alg=search_alg, scheduler=build_scheduler(spec),
-            num_samples=spec.num_samples, time_budget_s=spec.time_budget_s,
+            num_samples=spec.num_samples, time_budget_s=budget_left(spec.time_budget_s, started),
             # a data-parallel trial's workers end with its actor: reusing the actor would leave them running
             reuse_actors=spec.resources.workers_per_trial == 1, trial_dirname_creator=_trial_dirname),
         run_config=tune.RunConfig(
