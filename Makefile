@@ -18,9 +18,8 @@ setup: $(STAMP)
 tune: $(STAMP)
 	$(VENV)/bin/raytune-app tune search_spaces/mlp_digits.yaml --resume
 
-# two pytest workers, a test file each at a time (module fixtures stay shared): most of a test's time is
-# processes starting and Ray waiting, so the two cores are not what holds it back; then, alone, the tests
-# that time real faults (a second worker's load delays Ray's state saves they rely on)
+# three pytest workers, a test file each at a time (module fixtures stay shared; conftest.py hands out the
+# longest files first): the two cores are what holds the suite back, and a third worker keeps them busy while
+# the others' tests wait on Ray or on a trial caught mid-run
 test: $(STAMP)
-	$(VENV)/bin/python -m pytest -n 2 --dist loadfile -m "not serial"
-	$(VENV)/bin/python -m pytest -m serial
+	$(VENV)/bin/python -m pytest -n 3 --dist loadfile

@@ -10,9 +10,8 @@ trials limited by the budget alone (--num-samples). One clock: each epoch's floa
 command's start; only results by start + T count. Printed: per task, median over seeds of the best validation
 accuracy by T, the held-out test accuracy of the trial each method picked (raytune-app: summary.json's, its
 best epoch's checkpoint; Optuna: its best trial retrained to its best epoch, then scored), and the seconds to
-two accuracy targets. raytune-app's --time-budget is Ray's, counted from its first trial step, so its
-command runs on for Ray's start-up past start + T ("command wall s"): those results do not count here, but
-summary.json's pick may be among them. Written: anytime curves (best-so-far validation accuracy against wall
+two accuracy targets. raytune-app's --time-budget counts from its command's start too; its summary, test
+score and Ray's shutdown come after, so the command ends a few seconds past start + T ("command wall s"). Written: anytime curves (best-so-far validation accuracy against wall
 time, median and interquartile range over seeds, at the largest budget), a panel per task, to
 benchmarks/compare.png.
 """

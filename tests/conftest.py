@@ -137,3 +137,14 @@ def histories(exp: Path) -> dict[str, list[dict]]:
     """Each trial's reported results, from Ray's own result.json."""
     return {d.name.removeprefix("trial_"): read_json_lines(d / "result.json")
             for d in trial_dirs(exp) if (d / "result.json").exists()}
+
+
+# the files that take longest (minutes of CPU each, measured): run first, so that `pytest -n 3 --dist loadfile`
+# does not end with one worker alone on a long file while the others idle
+LONGEST_FIRST = ("test_local_cluster_e2e.py", "test_tune_e2e.py", "test_fault_tolerance_e2e.py",
+                 "test_user_code_e2e.py", "test_warm_start.py", "test_data_parallel_e2e.py")
+
+
+def pytest_collection_modifyitems(items):
+    rank = {name: i for i, name in enumerate(LONGEST_FIRST)}
+    items.sort(key=lambda item: rank.get(item.path.name, len(rank)))  # stable: each file keeps its own order

@@ -7,8 +7,6 @@ import os
 import signal
 import time
 
-import pytest
-
 from conftest import (checkpointed, histories, read_json_lines, run_cli, slow_model, start_cli, trial_dirs, wait_for,
                       write_experiment)
 
@@ -16,8 +14,6 @@ from conftest import (checkpointed, histories, read_json_lines, run_cli, slow_mo
 SLOW = {"scheduler": "fifo", "search": "random",
         "space": {"lr": {"loguniform": [1e-3, 1e-2]}, "batch_size": 16, "hidden_size": 64}}
 EPOCHS = 6
-# these tests time real faults against Ray's 2 s state saves: `make test` runs them alone, after the rest
-pytestmark = pytest.mark.serial
 
 
 def latest_epoch_with_checkpoint(exp, at_least: int):
