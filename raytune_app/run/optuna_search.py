@@ -6,7 +6,8 @@ has a state for exactly this, PRUNED: its TPE ranks pruned trials after the comp
 reached and then by their value there (the intermediate values OptunaSearch.on_trial_result already reports
 per epoch). Ray's OptunaSearch tells a trial PRUNED only when it ended without any result, so this subclass
 tells the study itself, after reporting the last result too: when a scheduler stops a trial, Ray hands that
-result to on_trial_complete only, and a trial ASHA stopped at epoch 1 would reach Optuna without any value. That needs OptunaSearch's internals (Ray has no public hook for it): `_ot_trials`
+result to on_trial_complete only, and a trial ASHA stopped at epoch 1 would reach Optuna without any value.
+That needs OptunaSearch's internals (Ray has no public hook for it): `_ot_trials`
 (Ray trial id -> Optuna trial), `_ot_study`, and `_completed_trials` (what it keeps to ignore a second
 completion), used as OptunaSearch.on_trial_complete uses them in Ray 2.60's optuna_search.py.
 """
