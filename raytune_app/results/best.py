@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from typing import Any, Callable, Iterable, Mapping, Sequence, TypeVar
 
+from raytune_app.results.status import progress
 from raytune_app.spec.metrics import finite, sign
 
 T = TypeVar("T")
@@ -24,7 +25,7 @@ def usable(row: Mapping[str, Any], metric: str, checkpointed_only: bool) -> bool
 
 
 def _epoch_key(row: Mapping[str, Any], metric: str, mode: str) -> tuple:
-    return sign(mode) * float(row[metric]), int(row.get("epoch", row.get("training_iteration", 0)) or 0)
+    return sign(mode) * float(row[metric]), progress(row)
 
 
 def best_epoch(rows: Sequence[Mapping[str, Any]], metric: str, mode: str,

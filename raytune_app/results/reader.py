@@ -23,7 +23,7 @@ import pandas as pd
 from raytune_app import storage
 from raytune_app.errors import InputError
 from raytune_app.results import best as best_rule
-from raytune_app.results.status import BUDGET_MARKER, classify
+from raytune_app.results.status import BUDGET_MARKER, classify, progress
 from raytune_app.spec.metrics import direction
 from raytune_app.spec.names import SPEC_FILE
 
@@ -62,11 +62,6 @@ def read_json_lines(file: str) -> list[dict[str, Any]]:
 def read_results(trial_path: str) -> list[dict[str, Any]]:
     """A trial's reported results, oldest first, from Ray's result.json ([] when it has none yet)."""
     return read_json_lines(storage.join(trial_path, RESULT_FILE))
-
-
-def progress(row: Mapping[str, Any]) -> int:
-    """How far a trial got when it reported `row`: its epoch (Ray's iteration count for code without one)."""
-    return int(row.get("epoch", row.get("training_iteration", 0)) or 0)
 
 
 def proposal_number(row: Mapping[str, Any]) -> int | None:

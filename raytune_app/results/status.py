@@ -21,6 +21,11 @@ LIVE = ("PENDING", "RUNNING", "PAUSED")  # Ray's statuses of a trial that is not
 BUDGET_MARKER = "raytune_app_time_budget.json"  # in a trial's folder: --time-budget stopped it (run/budget.py)
 
 
+def progress(row: Mapping[str, Any]) -> int:
+    """How far a trial got when it reported `row`: its epoch (Ray's iteration count for code without one)."""
+    return int(row.get("epoch", row.get("training_iteration", 0)) or 0)
+
+
 def classify(last: Mapping[str, Any] | None, ray_status: str | None, max_epochs: int, *,
              budget_cut: bool = False, live: bool = False) -> str:
     """The status of a trial from its last result and Ray's status for it (None: not known).
@@ -34,8 +39,7 @@ def classify(last: Mapping[str, Any] | None, ray_status: str | None, max_epochs:
         return "running" if live else "unfinished"
     if last.get("diverged"):
         return "diverged"
-    epoch = int(last.get("epoch", last.get("training_iteration", 0)) or 0)
-    if epoch >= max_epochs:
+    if progress(last) >= max_epochs:
         return "completed"
     if budget_cut:
         return "time_budget"

@@ -7,12 +7,7 @@ import sys
 
 from ray.tune import Callback
 
-from raytune_app.results.status import classify
-
-
-def _epochs(result: dict) -> int:
-    """Epochs of the built-in loop; reports of a user's training function."""
-    return int(result.get("epoch", result.get("training_iteration", 0)) or 0)
+from raytune_app.results.status import classify, progress
 
 
 class TrialProgress(Callback):
@@ -33,7 +28,7 @@ class TrialProgress(Callback):
         shown = f"{value:.4f}" if isinstance(value, (int, float)) else "-"
         best = f"{self._best:.4f}" if self._best is not None else "-"
         print(f"[{self._done}/{self._total}] trial {trial.trial_id}: {self._metric} {shown} after "
-              f"{_epochs(result)} epochs ({how}); best so far {best}", file=sys.stdout, flush=True)
+              f"{progress(result)} epochs ({how}); best so far {best}", file=sys.stdout, flush=True)
 
     def on_trial_complete(self, iteration: int, trials: list, trial, **info) -> None:
         self._line(trial, classify(trial.last_result, "TERMINATED", self._max_epochs).replace("_", " "))
