@@ -72,9 +72,8 @@ def test_seeded_optuna_runs_propose_the_same_first_configs(optuna_asha, ray_addr
 
 
 def test_bohb_with_hyperband_for_bohb(ray_address, tmp_path):
-    # one trial at a time: at 2, Ray 2.60 sometimes ends the run with a trial PAUSED (`unfinished`), when
-    # HyperBandForBOHB stops it while the checkpoint of its pause is still being saved (2 runs in 7 here)
-    summary, rows = tune(ray_address, tmp_path, "bohb", "--max-concurrent", "1", num_samples=6, max_epochs=3,
+    # trials HyperBandForBOHB stopped while paused read `unfinished` without run/schedulers.py's mend (in CI)
+    summary, rows = tune(ray_address, tmp_path, "bohb", num_samples=6, max_epochs=3,
                          scheduler="hb_bohb", search={"name": "bohb", "min_points_in_model": 3})
     assert (summary["searcher"], summary["scheduler"], summary["num_trials"], len(rows)) == ("bohb", "hb_bohb", 6, 6)
     assert 0.5 < summary["best"]["val_accuracy"] <= 1.0

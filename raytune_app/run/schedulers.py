@@ -1,8 +1,11 @@
-"""Scheduler names -> Ray Tune's own schedulers (`tune.create_scheduler`), with our defaults."""
+"""Scheduler names -> Ray Tune's own schedulers (`tune.create_scheduler`), with our defaults.
+
+HyperBand and HyperBandForBOHB come through subclasses that mend one Ray 2.60 bug (`_SavesStoppedPauses`)."""
 
 from __future__ import annotations
 
 from ray import tune
+from ray.tune.schedulers import HyperBandForBOHB, HyperBandScheduler
 
 from raytune_app.spec.options import pbt_mutations, scheduler_kwargs
 
@@ -15,6 +18,31 @@ RAY_NAMES = {
     "fifo": "fifo",
     "hb_bohb": "hb_bohb",
 }
+
+
+class _SavesStoppedPauses:
+    """Ray 2.60's TuneController saves a trial's state again only when something happens to the trial's actor.
+    A PAUSED trial has no actor, so when the scheduler stops it (HyperBand ending a bracket) its status turns
+    TERMINATED in memory but stays PAUSED in the saved experiment state: the run ends, and every reader of
+    the state (our summary, Ray's ExperimentAnalysis) sees an unfinished trial that a resume would train on.
+    Ray calls `on_trial_remove` as it stops such a trial, so the trial is marked there to be saved again.
+    `_mark_trial_to_checkpoint` is the controller's private name for that: no public one exists."""
+
+    def on_trial_remove(self, tune_controller, trial) -> None:
+        super().on_trial_remove(tune_controller, trial)
+        tune_controller._mark_trial_to_checkpoint(trial)
+
+
+class HyperBandSavingPauses(_SavesStoppedPauses, HyperBandScheduler):
+    """Ray's synchronous HyperBand, its stopped pauses saved."""
+
+
+class HyperBandForBOHBSavingPauses(_SavesStoppedPauses, HyperBandForBOHB):
+    """Ray's HyperBandForBOHB, its stopped pauses saved."""
+
+
+# the schedulers that pause trials and stop them while paused
+OURS = {"hyperband": HyperBandSavingPauses, "hb_bohb": HyperBandForBOHBSavingPauses}
 
 
 def scheduler_class(name: str) -> type:
@@ -30,4 +58,6 @@ def build_scheduler(spec) -> "tune.schedulers.TrialScheduler":
     kwargs = scheduler_kwargs(spec)
     if spec.scheduler.name == "pbt":
         kwargs.setdefault("hyperparam_mutations", {n: p.to_tune() for n, p in pbt_mutations(spec).items()})
+    if spec.scheduler.name in OURS:
+        return OURS[spec.scheduler.name](**kwargs)
     return tune.create_scheduler(RAY_NAMES[spec.scheduler.name], **kwargs)
