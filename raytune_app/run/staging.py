@@ -10,7 +10,7 @@ Ray offers no public way to choose the folder, so same-named starts on one machi
 
 from __future__ import annotations
 
-import hashlib
+import json
 import tempfile
 import time
 from pathlib import Path
@@ -19,23 +19,28 @@ from filelock import FileLock
 
 # more than Ray's second of resolution plus the time from Tuner.fit() to Ray reading the clock
 GAP_S = 3.0
+# the last start time of each recently started name, shared by every run on this machine; names whose
+# start is more than GAP_S old are dropped, so the file stays small and /tmp gets one file (and its lock)
+STARTS = Path(tempfile.gettempdir()) / "raytune_app-starts.json"
 
 
-def _stamp(name: str) -> Path:
-    digest = hashlib.sha1(name.encode()).hexdigest()[:16]
-    return Path(tempfile.gettempdir()) / f"raytune_app-start-{digest}"
+def _read(path: Path) -> dict[str, float]:
+    try:
+        starts = json.loads(path.read_text())
+        return {k: float(v) for k, v in starts.items()} if isinstance(starts, dict) else {}
+    except (OSError, ValueError, TypeError):
+        return {}
 
 
 def space_out_start(name: str) -> float:
     """Wait until GAP_S seconds have passed since this machine last started an experiment named `name`
     (call it just before Tuner.fit); the seconds waited."""
-    stamp = _stamp(name)
-    with FileLock(f"{stamp}.lock"):
-        try:
-            last = float(stamp.read_text())
-        except (OSError, ValueError):
-            last = 0.0
-        wait = max(0.0, min(last + GAP_S - time.time(), GAP_S))  # a clock set back never means a long wait
+    with FileLock(f"{STARTS}.lock"):
+        starts = _read(STARTS)
+        now = time.time()
+        wait = max(0.0, min(starts.get(name, 0.0) + GAP_S - now, GAP_S))  # a clock set back never means a long wait
         time.sleep(wait)
-        stamp.write_text(repr(time.time()))
+        now = time.time()
+        starts = {k: v for k, v in starts.items() if 0 <= now - v < GAP_S} | {name: now}
+        STARTS.write_text(json.dumps(starts))
     return wait
