@@ -25,11 +25,13 @@ STARTS = Path(tempfile.gettempdir()) / "raytune_app-starts.json"
 
 
 def _read(path: Path) -> dict[str, float]:
+    """The record's entries that read as times; a damaged record never stops a run."""
     try:
         starts = json.loads(path.read_text())
-        return {k: float(v) for k, v in starts.items()} if isinstance(starts, dict) else {}
-    except (OSError, ValueError, TypeError):
+    except (OSError, ValueError):
         return {}
+    items = starts.items() if isinstance(starts, dict) else ()
+    return {k: v for k, v in items if isinstance(v, (int, float))}
 
 
 def space_out_start(name: str) -> float:
