@@ -170,3 +170,12 @@ def test_bohb_without_its_extra_is_refused(tmp_path, monkeypatch):
                         lambda name, *a: None if name == "hpbandster" else find_spec(name, *a))
     assert ("search.name: bohb needs hpbandster and ConfigSpace: pip install 'raytune-app[bohb]'"
             in problems(tmp_path, search="bohb", scheduler="hb_bohb"))
+
+
+def test_tracking_without_mlflow_is_refused_with_the_names_case_kept(tmp_path, monkeypatch):
+    import importlib.util
+
+    find_spec = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "mlflow" else find_spec(name, *a))
+    assert "tracking.mlflow: MLflow is not installed: pip install 'raytune-app[mlflow]'" in problems(
+        tmp_path, tracking={"mlflow": "file:///tmp/mlruns"})

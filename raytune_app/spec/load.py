@@ -255,7 +255,9 @@ def _pydantic_problems(exc: ValidationError) -> list[tuple[str, str]]:
             out.append((key, "is required"))
         else:
             msg = err["msg"].removeprefix("Value error, ")
-            out.append((key, f"{msg[0].lower()}{msg[1:]}, got {err['input']!r}" if "got" not in msg else msg))
+            if not msg[:2].isupper():  # "Input should be..." reads on after the key; "MLflow" keeps its case
+                msg = msg[0].lower() + msg[1:]
+            out.append((key, f"{msg}, got {err['input']!r}" if "got" not in msg else msg))
     return out
 
 
