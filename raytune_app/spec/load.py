@@ -19,8 +19,9 @@ from raytune_app.errors import InputError, did_you_mean
 from raytune_app.spec.hyperparams import ACTIVATIONS, CNN_ONLY, OPTIMIZERS, Hyperparams
 from raytune_app.spec.metrics import METRICS, direction
 from raytune_app.spec.names import SCHEDULERS, SEARCHERS
-from raytune_app.spec.options import (FLAT_ONLY, HYPERBAND_HANG, LEARNING, PAIRED, RESERVED, SAMPLER_OPTIONS,
-                                      SCHEDULER_OPTIONS, SEARCHER_OPTIONS, pbt_mutations, scheduler_kwargs)
+from raytune_app.spec.options import (FLAT_ONLY, HYPERBAND_HANG, HYPERBANDS, LEARNING, PAIRED, RESERVED,
+                                      SAMPLER_OPTIONS, SCHEDULER_OPTIONS, SEARCHER_OPTIONS, pbt_mutations,
+                                      scheduler_kwargs)
 from raytune_app.spec.space import Param, parse_space
 from raytune_app.spec.user_code import BUILTIN_MODELS, is_reference
 
@@ -281,9 +282,9 @@ def _scheduler_problems(spec: ExperimentSpec) -> list[tuple[str, str]]:
     problems += _option_problems("search", search, SEARCHER_OPTIONS[search] + SAMPLER_OPTIONS.get(search, ()),
                                  spec.search.options)
     options, scheduler = spec.scheduler.options, spec.scheduler.name
-    if scheduler in ("hyperband", "hb_bohb") and options.get("stop_last_trials", False) is not False:
+    if scheduler in HYPERBANDS and options.get("stop_last_trials", False) is not False:
         problems.append(("scheduler.stop_last_trials", f"{HYPERBAND_HANG}; leave it out (raytune-app sets false)"))
-    if scheduler in ("hyperband", "hb_bohb") and options.get("max_t", spec.max_epochs) != spec.max_epochs:
+    if scheduler in HYPERBANDS and options.get("max_t", spec.max_epochs) != spec.max_epochs:
         problems.append(("scheduler.max_t", f"{scheduler}'s last round trains to max_epochs ({spec.max_epochs}); "
                                             "set max_epochs instead"))
     together = "BOHB is Ray's TuneBOHB and HyperBandForBOHB together"

@@ -54,6 +54,7 @@ PBT_MUTABLE = ("lr", "weight_decay", "momentum", "dropout", "batch_size")
 # PAUSED; the saving one turns PAUSED a moment later and is never resumed nor stopped, so the run never ends.
 # With stop_last_trials=False, last-round trials are not paused at all: they train to max_t and end.
 # HyperBandForBOHB (hb_bohb) is a HyperBandScheduler with the same brackets and pauses: it gets the same setting.
+HYPERBANDS = ("hyperband", "hb_bohb")  # the synchronous HyperBand schedulers: brackets that pause trials
 HYPERBAND_HANG = ("Ray's synchronous HyperBand can leave a last-round trial paused for ever when it pauses "
                   "trials at the last milestone")
 
@@ -64,7 +65,7 @@ def scheduler_kwargs(spec) -> dict[str, Any]:
     defaults: dict[str, Any] = {"time_attr": "training_iteration"}
     if name == "asha":
         defaults |= {"max_t": spec.max_epochs, "grace_period": 1, "reduction_factor": 3}
-    elif name in ("hyperband", "hb_bohb"):  # stop_last_trials: see HYPERBAND_HANG
+    elif name in HYPERBANDS:  # stop_last_trials: see HYPERBAND_HANG
         defaults |= {"max_t": spec.max_epochs, "reduction_factor": 3, "stop_last_trials": False}
     elif name == "median":
         defaults |= {"grace_period": 1, "min_samples_required": 3}
