@@ -60,6 +60,7 @@ def test_ranking_breaks_ties_by_the_given_order_and_puts_missing_values_last():
     ({"epoch": 2}, "RUNNING", {}, "unfinished"),
     ({"epoch": 2}, "RUNNING", {"live": True}, "running"),
     (None, "PENDING", {}, "not_started"),
+    (None, "TERMINATED", {"budget_cut": True}, "time_budget"),  # the budget ran out while it started
     ({"epoch": 1}, None, {}, "unknown"),
     ({"epoch": 1, "done": True}, None, {}, "early_stopped"),
 ])

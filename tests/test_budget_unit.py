@@ -1,10 +1,13 @@
-"""`--time-budget` counts from the command's start: Ray gets what start-up has left (run/budget.py)."""
+"""`--time-budget` counts from the command's start (run/budget.py), and a run it cut before any result says so."""
 
 from __future__ import annotations
 
 import time
 
+import pytest
+
 from raytune_app.run.budget import budget_left
+from raytune_app.run.driver import print_summary
 
 
 def test_start_up_is_taken_from_the_budget():
@@ -12,3 +15,13 @@ def test_start_up_is_taken_from_the_budget():
     assert 11.5 < budget_left(20.0, started) <= 12.0
     assert budget_left(5.0, started) == 1.0  # start-up took it all: a second for Ray, not a negative budget
     assert budget_left(None, started) is None
+
+
+@pytest.mark.parametrize("statuses, says", [
+    ({"time_budget": 2}, "The time budget ran out before any trial reported a usable val_accuracy"),
+    ({"diverged": 2}, "No trial reported a usable val_accuracy (every one failed, diverged or never reported)"),
+])
+def test_a_run_without_a_best_says_whether_the_budget_ran_out(capsys, statuses, says):
+    print_summary({"best": None, "trials_by_status": statuses, "wall_time_s": 9.0, "this_run_wall_time_s": 9.0,
+                   "num_trials": 2, "total_epochs": 0, "metric": "val_accuracy", "path": "/tmp/x"})
+    assert says in capsys.readouterr().err

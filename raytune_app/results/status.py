@@ -2,7 +2,7 @@
 
 completed      trained every epoch
 early_stopped  the scheduler stopped it (ASHA, HyperBand, median stopping)
-time_budget    still training when --time-budget ran out
+time_budget    still training (or still starting) when --time-budget ran out
 diverged       its loss became NaN or infinite, so it stopped itself
 error          it failed, retries included (Ray's error.txt says why)
 unfinished     an interrupted experiment's trial; `resume` continues it
@@ -34,7 +34,7 @@ def classify(last: Mapping[str, Any] | None, ray_status: str | None, max_epochs:
     if ray_status == "ERROR":
         return "error"
     if not last:
-        return "not_started"
+        return "time_budget" if budget_cut else "not_started"
     if ray_status in LIVE:
         return "running" if live else "unfinished"
     if last.get("diverged"):

@@ -174,6 +174,9 @@ def print_summary(summary: dict) -> None:
         print(f"Best trial {best['trial_id']}: {summary['metric']} = {best[summary['metric']]:.4f}{epoch}"
               + "".join(f", {k} = {v:.4f}" for k, v in test.items() if v is not None))
         print(f"Best config: {json.dumps(best['config'], sort_keys=True, default=str)}")
+    elif summary["trials_by_status"].get("time_budget"):
+        print(f"The time budget ran out before any trial reported a usable {summary['metric']}; "
+              "give it more time (--time-budget).", file=sys.stderr)
     else:
         print(f"No trial reported a usable {summary['metric']} (every one failed, diverged or never reported).",
               file=sys.stderr)
