@@ -19,13 +19,17 @@ BRANCHES = {"choice": [
 KEYS = {"sgd": {"name", "lr", "momentum", "nesterov"}, "adam": {"name", "lr", "beta1"}}
 
 
-@pytest.mark.parametrize("search", ["hyperopt", "random"])
-def test_conditional_optimizer_branches(ray_address, tmp_path, search):
-    spec = write_experiment(tmp_path / "cond.yaml", name="cond", num_samples=6, max_epochs=2, scheduler="fifo",
+# each run also stands for its scheduler's end-to-end test (test_tune_e2e.py has the others)
+@pytest.mark.parametrize("search, scheduler", [("hyperopt", "median"), ("random", "fifo")])
+def test_conditional_optimizer_branches(ray_address, tmp_path, search, scheduler):
+    spec = write_experiment(tmp_path / "cond.yaml", name="cond", num_samples=6, max_epochs=2, scheduler=scheduler,
                             search=search, space={"optimizer": BRANCHES, "hidden_size": 32})
     out = run_cli("tune", spec, "--storage", tmp_path / "runs", "--address", ray_address, "--seed", "1")
     assert out.returncode == 0, out.stderr[-3000:]
     exp = tmp_path / "runs" / "cond"
+    summary = json.loads((exp / "summary.json").read_text())
+    assert (summary["scheduler"], summary["searcher"], summary["num_trials"]) == (scheduler, search, 6)
+    assert summary["best"]["test_accuracy"] > 0.1
     trials = sorted(p for p in exp.iterdir() if p.name.startswith("trial_"))
     names = set()
     for trial in trials:

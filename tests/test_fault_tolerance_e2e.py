@@ -4,15 +4,18 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import time
+from pathlib import Path
 
 import pytest
 
 from conftest import (checkpointed, histories, read_json_lines, run_cli, slow_model, start_cli, trial_dirs, wait_for,
                       write_experiment)
 
-# epochs of about a second whose training steps sleep (tests/slow_model.py): time to strike mid-run
+# epochs of about a second whose training steps sleep (tests/slow_model.py, a user model file): time to strike
+# mid-run
 SLOW = {"scheduler": "fifo", "search": "random",
         "space": {"lr": {"loguniform": [1e-3, 1e-2]}, "batch_size": 16, "hidden_size": 64}}
 EPOCHS = 6
@@ -87,29 +90,43 @@ def test_a_killed_driver_resumes_with_tune_resume(ray_address, tmp_path):
     assert_finished_without_restarts(exp, 3, saved)
 
 
-def kill_the_only_trial_after_epoch_2(ray_address, tmp_path):
-    """A one-trial run whose worker is SIGKILLed after its epoch-2 checkpoint, no retries: it exits 1."""
+@pytest.fixture(scope="module")
+def killed_trial(ray_address, tmp_path_factory):
+    """A one-trial run whose worker was SIGKILLed after its epoch-2 checkpoint, no retries, so it exited 1:
+    (experiment folder, time of the kill). Each test resumes a copy of it."""
+    tmp = tmp_path_factory.mktemp("killed")
     slower = SLOW | {"space": SLOW["space"] | {"step_s": 0.06}}  # time to read its pid from Ray's result.json
-    spec = write_experiment(tmp_path / "err.yaml", num_samples=1, max_epochs=EPOCHS, max_failures=0,
-                            model=slow_model(tmp_path), **slower)
-    exp = tmp_path / "runs" / "err"
-    proc = start_cli("tune", spec, "--storage", tmp_path / "runs", "--address", ray_address, log=tmp_path / "log")
+    spec = write_experiment(tmp / "err.yaml", num_samples=1, max_epochs=EPOCHS, max_failures=0,
+                            model=slow_model(tmp), **slower)
+    exp = tmp / "runs" / "err"
+    proc = start_cli("tune", spec, "--storage", tmp / "runs", "--address", ray_address, log=tmp / "log")
     trial, _ = wait_for(lambda: latest_epoch_with_checkpoint(exp, 2), proc=proc)
     # Ray creates result.json empty and copies its lines there every 2 s
     pid = wait_for(lambda: (read_json_lines(trial / "result.json") or [{}])[-1].get("pid"), proc=proc)
     os.kill(pid, signal.SIGKILL)
     killed_at = int(time.time())
-    assert proc.wait(timeout=120) == 1, (tmp_path / "log").read_text()[-3000:]  # its only trial failed
+    assert proc.wait(timeout=120) == 1, (tmp / "log").read_text()[-3000:]  # its only trial failed
     assert json.loads((exp / "summary.json").read_text())["trials_by_status"] == {"error": 1}
     return exp, killed_at
+
+
+def copy_of(killed_trial, copy: Path):
+    """The killed experiment copied to `copy` (an experiment folder can move): (copy, time of the kill).
+
+    Each copy needs a name of its own: a restored run stages its files where the original run did, in Ray's
+    session folder under the experiment's name (TuneController._restore_trials), so two restores of
+    same-named copies in one Ray session would mix their files."""
+    exp, killed_at = killed_trial
+    shutil.copytree(exp, copy)
+    return copy, killed_at
 
 
 # Known race, not understood yet (in about 1 full suite in 3 under load): a kill just after the epoch-2 report
 # leaves Ray's state naming the epoch-1 checkpoint; the resumed trial retrains epoch 2 and then ends there
 # (`early_stopped`). Not strict, so the test still runs and passes whenever the race is missed.
 @pytest.mark.xfail(strict=False, reason="Ray state/checkpoint race on a kill right after a report (see comment)")
-def test_errored_trials_are_retried_from_their_checkpoint_on_resume(ray_address, tmp_path):
-    exp, killed_at = kill_the_only_trial_after_epoch_2(ray_address, tmp_path)
+def test_errored_trials_are_retried_from_their_checkpoint_on_resume(ray_address, killed_trial, tmp_path):
+    exp, killed_at = copy_of(killed_trial, tmp_path / "runs" / "err-retried")
     out = run_cli("resume", exp, "--address", ray_address)
     assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]
     summary = json.loads((exp / "summary.json").read_text())
@@ -120,9 +137,9 @@ def test_errored_trials_are_retried_from_their_checkpoint_on_resume(ray_address,
     assert len(first_epochs) == 1 and first_epochs[0] <= killed_at  # continued from its checkpoint
 
 
-def test_restart_errored_starts_a_trial_whose_worker_was_killed_over(ray_address, tmp_path):
+def test_restart_errored_starts_a_trial_whose_worker_was_killed_over(ray_address, killed_trial, tmp_path):
     """Ray saves such a trial as RUNNING; without the correction, --restart-errored resumed it instead."""
-    exp, killed_at = kill_the_only_trial_after_epoch_2(ray_address, tmp_path)
+    exp, _ = copy_of(killed_trial, tmp_path / "runs" / "err-restarted")
     out = run_cli("resume", exp, "--address", ray_address, "--restart-errored")
     assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]
     summary = json.loads((exp / "summary.json").read_text())
@@ -194,8 +211,6 @@ def test_killing_tune_resume_again_and_again_never_loses_a_trial_or_a_checkpoint
     assert summary["num_trials"] == 4, summary
     assert set(summary["trials_by_status"]) <= {"completed", "early_stopped"}, summary["trials_by_status"]
     assert summary["wall_time_s"] >= summary["this_run_wall_time_s"]
-    from pathlib import Path
-
     assert Path(summary["best"]["checkpoint"]).is_dir()
     out = run_cli("best", exp, "--export", tmp_path / "export")
     assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import REPO, histories, run_cli, slow_model, start_cli, wait_for, write_experiment
+from conftest import REPO, histories, run_cli, slow_model, start_cli, trial_dirs, wait_for, write_experiment
 from user_code_files import write_trainable_experiment, write_user_code
 
 # epochs of about a second, sleeping (tests/slow_model.py): Ray copies result.json, which the tests read, to
@@ -26,42 +26,88 @@ def test_nodes_are_on_loopback_addresses(cluster):
     assert state["dashboard"].startswith("http://127.0.0.1:")
 
 
-def test_trials_run_on_several_nodes(cluster, tmp_path):
-    state, _ = cluster
-    spec = write_experiment(tmp_path / "multi.yaml", num_samples=6, max_epochs=2, scheduler="fifo", search="random")
-    out = run_cli("tune", spec, "--storage", tmp_path / "runs", "--address", state["address"])
-    assert out.returncode == 0, out.stderr[-3000:]
-    hist = histories(tmp_path / "runs" / "multi")
-    assert len(hist) == 6 and all(h[-1]["epoch"] == 2 for h in hist.values())
+@pytest.fixture(scope="module")
+def submitted(cluster, tmp_path_factory):
+    """The default experiment sent with `ray job submit` (4 trials of 2 epochs, `--gpus-per-trial auto` on a
+    cluster without GPUs): one run that several tests read."""
+    state, env = cluster
+    runs = tmp_path_factory.mktemp("submit") / "runs"
+    ray = str(Path(sys.executable).with_name("ray"))
+
+    def submit():
+        done = subprocess.run([ray, "job", "submit", "--address", state["dashboard"], "--working-dir", str(REPO),
+                               "--", "raytune-app", "tune", "search_spaces/mlp_digits.yaml", "--address", "auto",
+                               "--storage", str(runs), "--num-samples", "4", "--max-epochs", "2",
+                               "--gpus-per-trial", "auto"],
+                              env=env, capture_output=True, text=True, timeout=300)
+        # the head's dashboard agent registers a little after the dashboard answers; Ray says to retry
+        return None if "No available agent" in done.stderr else done
+    return wait_for(submit, timeout=60), runs / "mlp-digits"
+
+
+def test_ray_job_submit_runs_the_experiment(submitted):
+    done, exp = submitted
+    assert done.returncode == 0 and "succeeded" in done.stdout + done.stderr, done.stdout[-3000:] + done.stderr[-3000:]
+    summary = json.loads((exp / "summary.json").read_text())
+    assert summary["num_trials"] == 4 and summary["best"]["test_accuracy"] > 0
+
+
+def test_trials_run_on_several_nodes(submitted):
+    _, exp = submitted
+    hist = histories(exp)
+    assert len(hist) == 4 and all(h[-1]["epoch"] >= 1 for h in hist.values())
     nodes = {r["node_ip"] for h in hist.values() for r in h}
     assert len(nodes) >= 2, nodes
 
 
-def test_a_data_parallel_trial_spreads_its_workers_over_nodes_and_trains_like_one_worker(cluster, tmp_path):
-    """Three nodes of one CPU: a trial of two one-CPU workers needs two of them."""
-    from test_data_parallel_e2e import ONE_CONFIG, assert_same_history
-
-    state, _ = cluster
-    spec = write_experiment(tmp_path / "dp.yaml", **ONE_CONFIG)
-    runs = {}
-    for name, flags in (("one", []), ("two", ["--workers-per-trial", "2", "--cpus-per-worker", "1"])):
-        out = run_cli("tune", spec, "--storage", tmp_path / "runs", "--name", name, "--address", state["address"],
-                      *flags)
-        assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]
-        (runs[name],) = histories(tmp_path / "runs" / name).values()
-    assert_same_history(runs["one"], runs["two"])
-    nodes = runs["two"][-1]["worker_nodes"]
-    assert len(set(nodes)) == 2, nodes  # (Ray names the head by the host's address, not 127.0.0.1)
-
-
-def test_auto_gpus_on_a_cluster_without_gpus_trains_on_cpus_and_says_so(cluster, tmp_path):
-    state, _ = cluster
-    spec = write_experiment(tmp_path / "auto.yaml", num_samples=1, max_epochs=1)
-    out = run_cli("tune", spec, "--storage", tmp_path / "runs", "--address", state["address"], "--gpus-per-trial", "auto")
-    assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]
-    assert "gpus_per_trial auto: the Ray cluster has no GPUs: trials train on CPUs; gpus_per_trial = 0" in out.stdout
-    packing = json.loads((tmp_path / "runs" / "auto" / "summary.json").read_text())["gpu_packing"]
+def test_auto_gpus_on_a_cluster_without_gpus_trains_on_cpus_and_says_so(submitted):
+    done, exp = submitted
+    assert "gpus_per_trial auto: the Ray cluster has no GPUs: trials train on CPUs; gpus_per_trial = 0" in done.stdout
+    packing = json.loads((exp / "summary.json").read_text())["gpu_packing"]
     assert packing["gpus_per_trial"] == 0 and packing["trials_per_gpu"] is None
+
+
+# data-parallel trials: three nodes of one CPU, so a trial of two one-CPU workers needs two of them
+@pytest.fixture(scope="module")
+def one_and_two_workers(cluster, tmp_path_factory):
+    """The same trial (its seed fixed) with one worker and with two DDP workers, through the CLI."""
+    from test_data_parallel_e2e import ONE_CONFIG
+
+    state, _ = cluster
+    tmp = tmp_path_factory.mktemp("dp")
+    spec = write_experiment(tmp / "dp.yaml", **ONE_CONFIG)
+    for name, flags in (("one", []), ("two", ["--workers-per-trial", "2", "--cpus-per-worker", "1"])):
+        out = run_cli("tune", spec, "--storage", tmp / "runs", "--name", name, "--address", state["address"], *flags)
+        assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]
+    return tmp / "runs" / "one", tmp / "runs" / "two"
+
+
+def test_a_data_parallel_trial_spreads_its_workers_over_nodes_and_trains_like_one_worker(one_and_two_workers):
+    from test_data_parallel_e2e import assert_same_history
+
+    (one,), (two,) = (histories(exp).values() for exp in one_and_two_workers)
+    assert_same_history(one, two)
+    nodes = two[-1]["worker_nodes"]
+    assert len(set(nodes)) == 2, nodes  # (Ray names the head by the host's address, not 127.0.0.1)
+    pids = {tuple(r["worker_pids"]) for r in two}
+    assert len(pids) == 1 and len(set(next(iter(pids)))) == 2  # two processes, the same all along
+    assert two[0]["pid"] not in two[0]["worker_pids"]  # neither of them the trial's own process
+    assert "worker_pids" not in one[0]
+
+
+def test_rank_0_checkpoints_are_the_trials_own_and_export_like_any(one_and_two_workers, tmp_path):
+    import torch
+
+    _, exp = one_and_two_workers
+    (trial,) = trial_dirs(exp)
+    assert sorted(p.name for p in trial.glob("checkpoint_*")) == ["checkpoint_000001", "checkpoint_000002"]
+    assert not (trial / "ray_train").exists()  # Train's transit folder is gone
+    summary = json.loads((exp / "summary.json").read_text())
+    assert summary["best"]["test_accuracy"] > 0.5 and summary["gpu_packing"] is None
+    out = run_cli("best", exp, "--export", tmp_path / "model")
+    assert out.returncode == 0, out.stderr[-3000:]
+    weights = torch.load(tmp_path / "model" / "model.pt", weights_only=True)
+    assert not any(k.startswith("module.") for k in weights)  # the model's own names, not DDP's wrapper
 
 
 # the user's own code, at each of its three levels
@@ -82,12 +128,13 @@ def imports(code: Path) -> list[str]:
     return lines
 
 
-def assert_travelled(code: Path, cluster_root: Path, exp: Path) -> None:
-    """Trials ran on several nodes, and every worker imported the user's code from its own node's copy."""
+def assert_travelled(folders: list[str], code: Path, cluster_root: Path, exp: Path, subfolder: str = "") -> None:
+    """Trials ran on several nodes, and every worker imported the user's code (the files in `subfolder`) from
+    its own node's copy; `folders` are the imports that the run logged."""
     hist = histories(exp)
     assert len(hist) == 3 and all(h[-1]["epoch"] == 2 for h in hist.values())
     assert len({r["node_ip"] for h in hist.values() for r in h}) >= 2
-    folders = imports(code)
+    folders = [f for f in folders if not subfolder or Path(f).name == subfolder]
     copies = [f for f in folders if not f.startswith(str(code))]
     assert all(f.startswith(str(cluster_root)) for f in copies), folders  # each node's unpacked working_dir
     assert len({Path(f).parts[len(cluster_root.parts)] for f in copies}) >= 2, folders  # node1, node2, ...
@@ -100,25 +147,29 @@ def cluster_root(cluster):
     return Path(state["nodes"][0]["temp_dir"]).parent
 
 
-def test_a_user_model_reaches_every_node(cluster, cluster_root, code):
+@pytest.fixture(scope="module")
+def model_and_loader(cluster, code):
+    """The user's model trained on the user's loader's data, the loader run on the workers: one run."""
     state, _ = cluster
     spec = write_experiment(code / "model.yaml", model="models/net.py:Net", space={"width": {"choice": [16, 32]}},
-                            **TINY)
+                            data={"loader": "data/load.py:load", "on_workers": True}, **TINY)
     imports(code)
     out = run_cli("tune", spec, "--storage", code / "runs", "--address", state["address"])
     assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]
-    assert_travelled(code, cluster_root, code / "runs" / "model")
-    summary = json.loads((code / "runs" / "model" / "summary.json").read_text())
-    assert summary["best"]["test_accuracy"] > 0.3  # the driver rebuilt the best model from its own import
+    return code / "runs" / "model", imports(code)
 
 
-def test_a_user_loader_runs_on_the_workers(cluster, cluster_root, code):
-    state, _ = cluster
-    spec = write_experiment(code / "loader.yaml", data={"loader": "data/load.py:load", "on_workers": True}, **TINY)
-    imports(code)
-    out = run_cli("tune", spec, "--storage", code / "runs", "--address", state["address"])
-    assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]
-    assert_travelled(code, cluster_root, code / "runs" / "loader")
+def test_a_user_model_reaches_every_node(cluster_root, code, model_and_loader):
+    exp, folders = model_and_loader
+    assert_travelled(folders, code, cluster_root, exp, "models")
+    summary = json.loads((exp / "summary.json").read_text())
+    assert summary["best"]["val_accuracy"] > 0.3
+    assert summary["best"]["test_accuracy"] is None  # the loader ran on the workers only: no test split here
+
+
+def test_a_user_loader_runs_on_the_workers(cluster_root, code, model_and_loader):
+    exp, folders = model_and_loader
+    assert_travelled(folders, code, cluster_root, exp, "data")
 
 
 def test_a_user_training_function_reaches_every_node(cluster, cluster_root, code):
@@ -128,25 +179,8 @@ def test_a_user_training_function_reaches_every_node(cluster, cluster_root, code
     imports(code)
     out = run_cli("tune", spec, "--storage", code / "runs", "--address", state["address"])
     assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]
-    assert_travelled(code, cluster_root, code / "runs" / "fn")
+    assert_travelled(imports(code), code, cluster_root, code / "runs" / "fn")
     assert all(not r["code_dir"].startswith(str(code)) for h in histories(code / "runs" / "fn").values() for r in h)
-
-
-def test_ray_job_submit_runs_the_experiment(cluster, tmp_path):
-    state, env = cluster
-    ray = str(Path(sys.executable).with_name("ray"))
-
-    def submit():
-        done = subprocess.run([ray, "job", "submit", "--address", state["dashboard"], "--working-dir", str(REPO),
-                               "--", "raytune-app", "tune", "search_spaces/mlp_digits.yaml", "--address", "auto",
-                               "--storage", str(tmp_path / "runs"), "--num-samples", "3", "--max-epochs", "2"],
-                              env=env, capture_output=True, text=True, timeout=300)
-        # the head's dashboard agent registers a little after the dashboard answers; Ray says to retry
-        return None if "No available agent" in done.stderr else done
-    done = wait_for(submit, timeout=60)
-    assert done.returncode == 0 and "succeeded" in done.stdout + done.stderr, done.stdout[-3000:] + done.stderr[-3000:]
-    summary = json.loads((tmp_path / "runs" / "mlp-digits" / "summary.json").read_text())
-    assert summary["num_trials"] == 3 and summary["best"]["test_accuracy"] > 0
 
 
 def test_losing_a_node_moves_its_trials_to_the_others(cluster, tmp_path):
