@@ -23,7 +23,7 @@ KEYS = {"sgd": {"name", "lr", "momentum", "nesterov"}, "adam": {"name", "lr", "b
 @pytest.mark.parametrize("search, scheduler", [("hyperopt", "median"), ("random", "fifo")])
 def test_conditional_optimizer_branches(ray_address, tmp_path, search, scheduler):
     spec = write_experiment(tmp_path / "cond.yaml", name="cond", num_samples=6, max_epochs=2, scheduler=scheduler,
-                            search=search, space={"optimizer": BRANCHES, "hidden_size": 32})
+                            search=search, max_concurrent=1, space={"optimizer": BRANCHES, "hidden_size": 32})
     out = run_cli("tune", spec, "--storage", tmp_path / "runs", "--address", ray_address, "--seed", "1")
     assert out.returncode == 0, out.stderr[-3000:]
     exp = tmp_path / "runs" / "cond"

@@ -12,7 +12,8 @@ import pytest
 
 from conftest import ENV, histories, read_json_lines, run_cli, write_experiment
 
-FIFO = {"scheduler": "fifo", "search": "random"}
+# one trial at a time: one trial worker (its imports are most of a tiny run's CPU)
+FIFO = {"scheduler": "fifo", "search": "random", "max_concurrent": 1}
 
 
 def summary_of(exp: Path) -> dict:

@@ -134,6 +134,7 @@ def test_tied_trials_name_the_first_proposed_as_best_every_time(ray_address, tmp
     """Identical configs train identically (a trial's seed comes from its config), so their best scores tie;
     Ray's get_best_result would break the tie by its own order, which a restore changes."""
     spec = write_experiment(tmp_path / "tie.yaml", scheduler="fifo", search="random", num_samples=3, max_epochs=2,
+                            max_concurrent=1,
                             space={"lr": 0.01})
     exp = tmp_path / "runs" / "tie"
     bests = []
@@ -152,7 +153,7 @@ def test_grid_search_on_an_npz_file_runs_every_combination(ray_address, tmp_path
     y = (X[:, 0] + X[:, 1] > 0).astype(int)
     np.savez(tmp_path / "data.npz", X=X, y=y)
     spec = write_experiment(tmp_path / "grid.yaml", data={"dataset": "data.npz"}, scheduler="fifo", search="grid",
-                            num_samples=1, max_epochs=3,
+                            num_samples=1, max_epochs=3, max_concurrent=1,
                             space={"hidden_sizes": {"grid": [[32], [32, 16]]}, "activation": {"grid": ["relu", "tanh"]},
                                    "lr": 0.03})
     out = run_cli("tune", spec, "--storage", tmp_path / "runs", "--address", ray_address)
@@ -223,7 +224,7 @@ def test_a_killed_trial_resumes_from_its_checkpoint(ray_address, tmp_path):
 def test_time_budget_ends_the_search_early(ray_address, tmp_path):
     # trials of sleeping training steps (tests/slow_model.py): the budget, not the cores, is what runs out
     spec = write_experiment(tmp_path / "budget.yaml", num_samples=200, max_epochs=30, scheduler="fifo",
-                            search="random", model=slow_model(tmp_path),
+                            search="random", max_concurrent=1, model=slow_model(tmp_path),
                             space={"lr": {"loguniform": [1e-3, 1e-2]}, "batch_size": 16, "step_s": 0.01})
     started = time.time()
     # 40 s: on CI's 2 loaded cores, a trial's worker has taken over 20 s to report its first epoch

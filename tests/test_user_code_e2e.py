@@ -13,7 +13,8 @@ import pytest
 from conftest import REPO, histories, run_cli, start_cli, trial_dirs, wait_for, write_experiment
 from user_code_files import write_trainable_experiment, write_user_code
 
-TINY = {"num_samples": 2, "max_epochs": 2, "scheduler": "fifo", "search": "random"}
+# one trial at a time: one trial worker (its imports are most of a tiny run's CPU)
+TINY = {"num_samples": 2, "max_epochs": 2, "scheduler": "fifo", "search": "random", "max_concurrent": 1}
 
 
 @pytest.fixture(scope="module")
@@ -75,25 +76,10 @@ def test_best_export_and_evaluate_rebuild_the_user_model(model_run, tmp_path):
 # ------------------------------------------------------------------------------------------------ level 3
 
 
-def test_a_user_training_function_runs_unchanged(code, ray_address, tmp_path):
-    spec = write_trainable_experiment(code / "fn.yaml")
-    out = run_cli("tune", spec, "--storage", code / "runs", "--address", ray_address)
-    assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]
-    exp = code / "runs" / "fn"
-    summary = finished(exp, 2, 3)
-    assert summary["best"]["val_acc"] > 0.5 and summary["best"]["test_accuracy"] > 0.5  # what it reported
-    assert all(r["code_dir"] == str(code) for h in histories(exp).values() for r in h)  # one machine: no copy
-    out = run_cli("best", exp, "--export", tmp_path / "export")
-    assert out.returncode == 0, out.stderr
-    assert (tmp_path / "export" / "checkpoint" / "state.pt").is_file()  # the function's own checkpoint, copied
-    out = run_cli("evaluate", exp, "--data", tmp_path / "x.npz")
-    assert out.returncode == 2 and "ran your training function (train.py:train)" in out.stderr
-
-
 def test_a_training_function_that_never_reports_the_metric_fails_the_run(code, ray_address):
     (code / "wrong.py").write_text("from ray import tune\n\n\ndef train(config):\n"
                                    "    for epoch in range(5):\n        tune.report({'acc': 0.5, 'epoch': epoch})\n")
-    spec = write_trainable_experiment(code / "wrong.yaml", trainable="wrong.py:train", num_samples=3)
+    spec = write_trainable_experiment(code / "wrong.yaml", trainable="wrong.py:train", num_samples=3, max_concurrent=1)
     out = run_cli("tune", spec, "--storage", code / "runs", "--address", ray_address)
     assert out.returncode == 1, out.stdout[-3000:] + out.stderr[-3000:]
     assert (f"{spec}: trainable: the first report of wrong.py:train has no 'val_acc' (the experiment's metric); "
@@ -103,11 +89,9 @@ def test_a_training_function_that_never_reports_the_metric_fails_the_run(code, r
     assert reports and all(n == 1 for n in reports)  # stopped at the first report, no retries
 
 
-# ------------------------------------------------------------------------------------------- driver killed
-
-
-# (a user model's experiment resuming after a killed driver: test_fault_tolerance_e2e.py, whose model is the user
-# file tests/slow_model.py)
+# ------------------------------------------------------------------ level 3, its driver killed and resumed
+# (a user model's experiment resumed after a killed driver: test_fault_tolerance_e2e.py, whose model is the
+# user file tests/slow_model.py)
 
 
 def kill_after_checkpoints(args, exp, log, trials):
@@ -132,14 +116,35 @@ def assert_resumed(exp, trials, epochs):
     assert any(r["iterations_since_restore"] == 1 and r["epoch"] > 1 for h in histories(exp).values() for r in h)
 
 
-def test_a_user_training_function_resumes_after_the_driver_is_killed(code, ray_address, tmp_path):
-    spec = write_trainable_experiment(code / "killed-fn.yaml", max_epochs=6, space={
+@pytest.fixture(scope="module")
+def fn_run(code, ray_address, tmp_path_factory):
+    """A user's training function, its driver SIGKILLed once both trials have a checkpoint, then resumed with
+    `raytune-app resume` to the end: (experiment, the resume's output). Tests of level 3 read it."""
+    spec = write_trainable_experiment(code / "fn.yaml", max_epochs=6, space={
         "lr": {"loguniform": [1e-3, 1e-2]}, "width": 16, "epochs": 6, "sleep": 0.8})
-    args = ("tune", spec, "--storage", code / "runs", "--address", ray_address)
-    kill_after_checkpoints(args, code / "runs" / "killed-fn", tmp_path / "log", 2)
-    out = run_cli("resume", code / "runs" / "killed-fn", "--address", ray_address)
+    exp = code / "runs" / "fn"
+    kill_after_checkpoints(("tune", spec, "--storage", code / "runs", "--address", ray_address), exp,
+                           tmp_path_factory.mktemp("fn") / "log", 2)
+    return exp, run_cli("resume", exp, "--address", ray_address)
+
+
+def test_a_user_training_function_resumes_after_the_driver_is_killed(fn_run):
+    exp, out = fn_run
     assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]
-    assert_resumed(code / "runs" / "killed-fn", 2, 6)
+    assert_resumed(exp, 2, 6)
+
+
+def test_a_user_training_function_runs_unchanged(code, fn_run, tmp_path):
+    exp, out = fn_run
+    assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]
+    summary = json.loads((exp / "summary.json").read_text())
+    assert summary["best"]["val_acc"] > 0.5 and summary["best"]["test_accuracy"] > 0.5  # what it reported
+    assert all(r["code_dir"] == str(code) for h in histories(exp).values() for r in h)  # one machine: no copy
+    out = run_cli("best", exp, "--export", tmp_path / "export")
+    assert out.returncode == 0, out.stderr
+    assert (tmp_path / "export" / "checkpoint" / "state.pt").is_file()  # the function's own checkpoint, copied
+    out = run_cli("evaluate", exp, "--data", tmp_path / "x.npz")
+    assert out.returncode == 2 and "ran your training function (train.py:train)" in out.stderr
 
 
 # ---------------------------------------------------------------------------------------------- bad code
