@@ -134,8 +134,7 @@ def test_tied_trials_name_the_first_proposed_as_best_every_time(ray_address, tmp
     """Identical configs train identically (a trial's seed comes from its config), so their best scores tie;
     Ray's get_best_result would break the tie by its own order, which a restore changes."""
     spec = write_experiment(tmp_path / "tie.yaml", scheduler="fifo", search="random", num_samples=3, max_epochs=2,
-                            max_concurrent=1,
-                            space={"lr": 0.01})
+                            max_concurrent=1, space={"lr": 0.01})
     exp = tmp_path / "runs" / "tie"
     bests = []
     for flags in ([], ["--resume"]):
