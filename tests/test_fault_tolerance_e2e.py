@@ -163,7 +163,7 @@ def test_a_second_ctrl_c_quits_at_once(ray_address, tmp_path):
     assert "Stopping at once" in (tmp_path / "log").read_text()
 
 
-QUICK = {"scheduler": "fifo", "search": "random", "space": {"lr": {"loguniform": [1e-3, 1e-1]}}}
+QUICK = {"scheduler": "fifo", "search": "random", "max_concurrent": 1, "space": {"lr": {"loguniform": [1e-3, 1e-1]}}}
 
 
 def test_a_start_killed_before_rays_first_state_starts_afresh_with_every_trial(ray_address, tmp_path):
@@ -190,7 +190,7 @@ def test_killing_tune_resume_again_and_again_never_loses_a_trial_or_a_checkpoint
     import random
 
     rng = random.Random(12)
-    spec = write_experiment(tmp_path / "again.yaml", num_samples=4, max_epochs=4,
+    spec = write_experiment(tmp_path / "again.yaml", num_samples=4, max_epochs=4, max_concurrent=1,
                             search={"name": "hyperopt", "n_initial_points": 2},
                             space={"lr": {"loguniform": [1e-3, 1e-1]}, "hidden_size": {"choice": [32, 64]}})
     runs, exp = tmp_path / "runs", tmp_path / "runs" / "again"

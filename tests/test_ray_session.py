@@ -1,4 +1,9 @@
-"""Resource checks against live nodes and the node types an autoscaler may add."""
+"""Resource checks against live nodes and the node types an autoscaler may add; how a local Ray starts."""
+
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
 
 import pytest
 import yaml
@@ -7,7 +12,7 @@ from raytune_app.errors import InputError
 from raytune_app.cluster.ray_session import (MIB, OBJECT_STORE_COPIES, OBJECT_STORE_FLOOR, autoscaler_node_types,
                                              capacity, object_store_bytes, reachable_nodes)
 
-from conftest import REPO
+from conftest import ENV, REPO, wait_for
 
 
 def test_capacity_counts_trials_that_fit_per_node():
@@ -56,3 +61,28 @@ def test_object_store_is_a_few_times_the_data_with_a_floor_and_rays_default_abov
     assert object_store_bytes(gib, 16 * gib) == OBJECT_STORE_COPIES * gib
     assert object_store_bytes(2 * gib, 16 * gib) is None  # more than Ray's 30 % share: Ray's own sizing
     assert object_store_bytes(0, 512 * MIB) is None  # the floor alone is more than that share
+
+
+IDLE_WORKERS = """
+import time
+from pathlib import Path
+from raytune_app.cluster.local import pids_of
+from raytune_app.cluster.ray_session import connect, leave
+
+connect(None)
+time.sleep(3)  # Ray starts its idle workers as the driver registers, within a second
+titles = [Path(f"/proc/{pid}/cmdline").read_bytes() for pid in pids_of(Path(__import__("sys").argv[1]))]
+print(sum(t.startswith(b"ray::IDLE") for t in titles))
+leave()
+"""
+
+
+def test_a_local_ray_starts_no_idle_workers_for_trials_that_never_use_them():
+    from raytune_app.cluster.local import pids_of
+
+    ray_dir = tempfile.mkdtemp(prefix="rtidle", dir="/tmp")  # short: Ray's socket paths have a length limit
+    out = subprocess.run([sys.executable, "-c", IDLE_WORKERS, ray_dir], env={**ENV, "RAY_TMPDIR": ray_dir},
+                         capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr[-3000:]
+    assert out.stdout.split() == ["0"]  # Ray's own default: one per CPU
+    wait_for(lambda: not pids_of(Path(ray_dir)), timeout=30)

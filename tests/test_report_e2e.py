@@ -39,10 +39,10 @@ def runs(ray_address, tmp_path_factory):
     """Two small experiments on the same data, run side by side: ASHA + HyperOpt, and FIFO + random search."""
     tmp = tmp_path_factory.mktemp("report")
     splits = make_data(tmp / "data.npz")
-    asha = write_experiment(tmp / "cmp_asha.yaml", name="cmp_asha", num_samples=4, max_epochs=3,
+    asha = write_experiment(tmp / "cmp_asha.yaml", name="cmp_asha", num_samples=4, max_epochs=3, max_concurrent=1,
                             data={"dataset": "data.npz"}, search={"name": "hyperopt", "n_initial_points": 2},
                             space=SPACE)
-    rand = write_experiment(tmp / "cmp_random.yaml", name="cmp_random", num_samples=3, max_epochs=2,
+    rand = write_experiment(tmp / "cmp_random.yaml", name="cmp_random", num_samples=3, max_epochs=2, max_concurrent=1,
                             data={"dataset": "data.npz"}, scheduler="fifo", search="random", space=SPACE)
     procs = [start_cli("tune", spec, "--storage", tmp / "runs", "--address", ray_address, "--seed", "1",
                        log=tmp / f"{spec.stem}.log") for spec in (asha, rand)]

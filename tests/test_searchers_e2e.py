@@ -67,7 +67,7 @@ def test_optuna_study_saw_early_stopped_trials_as_pruned(optuna_asha):
 def test_seeded_optuna_runs_propose_the_same_first_configs(optuna_asha, ray_address):
     tmp, _, rows = optuna_asha
     _, again = tune(ray_address, tmp, "optuna-again", num_samples=3, max_epochs=1, seed=7, search="optuna",
-                    scheduler="fifo")
+                    scheduler="fifo", max_concurrent=1)
     assert configs(again) == configs(rows)[:3]
 
 

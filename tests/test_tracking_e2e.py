@@ -19,7 +19,7 @@ pytest.importorskip("mlflow")
 
 EPOCHS = 4
 # epochs of about a second that sleep (tests/slow_model.py): time to press Ctrl-C mid-run
-SLOW = {"scheduler": "fifo", "search": "random",
+SLOW = {"scheduler": "fifo", "search": "random", "max_concurrent": 1,
         "space": {"lr": {"loguniform": [1e-3, 1e-2]}, "batch_size": 16, "hidden_size": {"choice": [32, 64]}}}
 
 
