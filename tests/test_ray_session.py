@@ -64,6 +64,7 @@ def test_object_store_is_a_few_times_the_data_with_a_floor_and_rays_default_abov
 
 
 IDLE_WORKERS = """
+import sys
 import time
 from pathlib import Path
 from raytune_app.cluster.local import pids_of
@@ -71,7 +72,7 @@ from raytune_app.cluster.ray_session import connect, leave
 
 connect(None)
 time.sleep(3)  # Ray starts its idle workers as the driver registers, within a second
-titles = [Path(f"/proc/{pid}/cmdline").read_bytes() for pid in pids_of(Path(__import__("sys").argv[1]))]
+titles = [Path(f"/proc/{pid}/cmdline").read_bytes() for pid in pids_of(Path(sys.argv[1]))]
 print(sum(t.startswith(b"ray::IDLE") for t in titles))
 leave()
 """

@@ -22,7 +22,7 @@ OBJECT_STORE_SHARE = 0.3  # Ray's default share of memory: data needing more is 
 # and on a small machine those idle workers only compete with the first trial's start: without them a local
 # run's first result came 0.3 s sooner on 2 cores (README, Performance). Ray reads its system settings from
 # RAY_<name> environment variables when its processes start; a value the user set is kept.
-NO_IDLE_WORKERS = {"RAY_prestart_worker_first_driver": "0"}
+NO_IDLE_WORKERS = "RAY_prestart_worker_first_driver"
 
 
 def object_store_bytes(data_bytes: int, memory_bytes: int) -> int | None:
@@ -44,8 +44,7 @@ def connect(address: str | None, dashboard: bool = False, dashboard_host: str = 
     if address:
         ray.init(address=address, logging_level=logging.WARNING)
     else:
-        for name, value in NO_IDLE_WORKERS.items():
-            os.environ.setdefault(name, value)
+        os.environ.setdefault(NO_IDLE_WORKERS, "0")
         ray.init(include_dashboard=dashboard, dashboard_host=dashboard_host, logging_level=logging.WARNING,
                  object_store_memory=object_store_bytes(data_bytes, physical_memory()))
 
