@@ -2,18 +2,23 @@
 
     .venv/bin/pip install -e '.[bench]' && .venv/bin/python benchmarks/compare.py
 
-Each method runs once per budget T and seed, with T seconds counted from its command's start: raytune-app as
-`raytune-app tune FILE --time-budget T`, Optuna as one worker process per core on one JournalStorage, the
-workers stopping at start + T. Every method trains the same models with the same code
-(raytune_app.trial.models / loop) on the same split of the same data, over the same search space, with
-trials limited by the budget alone (--num-samples). One clock: each epoch's float wall time, from the
-command's start; only results by start + T count. Printed: per task, median over seeds of the best validation
-accuracy by T, the held-out test accuracy of the trial each method picked (raytune-app: summary.json's, its
-best epoch's checkpoint; Optuna: its best trial retrained to its best epoch, then scored), and the seconds to
-two accuracy targets. raytune-app's --time-budget counts from its command's start too; its summary, test
-score and Ray's shutdown come after, so the command ends a few seconds past start + T ("command wall s"). Written: anytime curves (best-so-far validation accuracy against wall
-time, median and interquartile range over seeds, at the largest budget), a panel per task, to
-benchmarks/compare.png.
+Every method gets the same budget, counted from its command's start: raytune-app as `raytune-app tune FILE
+--time-budget T`, Optuna as one worker process per core on one JournalStorage, the workers stopping at start +
+T. Every method trains the same models with the same code (raytune_app.trial.models / loop) on the same split of
+the same data, over the same search space, with trials limited by the budget alone (--num-samples).
+
+One run per method and seed, at the largest budget; each smaller budget T is read off that run's first T
+seconds. Nothing in any method knows its budget (ASHA, HyperOpt, Optuna's TPE and Hyperband pruner decide alike
+whenever the run will end), so a run's first T seconds are what a run of budget T would have done. Seeds are
+the outer loop and methods the inner one, so that a machine's drift falls on every method alike.
+
+One clock: each epoch's float wall time, from the command's start; only results by start + T count. Printed:
+per task and budget, the median over seeds of the best validation accuracy by T, the held-out test accuracy of
+the trial and epoch each method picked by T (raytune-app: that epoch's checkpoint, picked by the one rule for
+best; Optuna: the trial retrained to that epoch, then scored), and the seconds to two accuracy targets. Written:
+anytime curves (best-so-far validation accuracy against wall time, median and interquartile range over seeds),
+a panel per task, to benchmarks/compare.png; with --raw, every run's figures as JSON lines, which --tables-from
+prints and draws again (so runs of several invocations, or of levers tried later, combine).
 """
 
 from __future__ import annotations
@@ -26,12 +31,15 @@ import subprocess
 import sys
 import tempfile
 import time
-from dataclasses import dataclass, field
+import warnings
+from collections.abc import Callable, Iterator
+from dataclasses import asdict, dataclass, field, replace
 from functools import partial
 from pathlib import Path
-from collections.abc import Callable, Iterator
+from typing import Any
 
 import numpy as np
+import yaml
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
@@ -57,11 +65,14 @@ TASKS = {
 
 @dataclass
 class Run:
-    """One method's run: (seconds from the command's start, val accuracy) per epoch, the picked trial's test
-    accuracy and how long the whole command took."""
+    """One method's run of one seed: (seconds from the command's start, val accuracy) per epoch, the test
+    accuracy of its pick by each budget, and how long the whole command took."""
 
+    task: str
+    method: str
+    seed: int
     points: list[tuple[float, float]]
-    test_accuracy: float | None
+    tests: dict[float, float | None]
     wall_s: float
 
     def best_by(self, t: float) -> float:
@@ -69,6 +80,10 @@ class Run:
 
     def time_to(self, target: float, budget: float) -> float:
         return min((s for s, acc in self.points if acc >= target and s <= budget), default=float("inf"))
+
+    @property
+    def first(self) -> float:
+        return min((s for s, _ in self.points), default=float("nan"))
 
 
 class Refused(Exception):
@@ -78,25 +93,52 @@ class Refused(Exception):
 # ---------------------------------------------------------------------------------------------- raytune-app
 
 
-def raytune_run(task: Task, seed: int, budget: float, workdir: Path, flags: tuple[str, ...] = ()) -> Run:
-    """`raytune-app tune FILE --time-budget T` (plus `flags`) as a subprocess of this checkout's package."""
-    name = "-".join([task.file.stem, f"{budget:g}", str(seed), *(f.lstrip("-") for f in flags)])
-    command = [sys.executable, "-m", "raytune_app", "tune", str(task.file), "--storage", str(workdir),
+def raytune_run(task: Task, seed: int, budgets: list[float], workdir: Path, flags: tuple[str, ...] = (),
+                edits: dict[str, Any] | None = None) -> tuple[list[tuple[float, float]], dict, float]:
+    """`raytune-app tune FILE --time-budget T` for the largest T (plus `flags`, and `edits` to the file) as a
+    subprocess of this checkout's package; the test accuracy of its pick by each budget."""
+    name = "-".join([task.file.stem, str(seed), *(f.lstrip("-") for f in flags), *(edits or {})])
+    # every checkpoint kept, so that the pick by each budget can be scored (surplus ones go at the run's end)
+    file = workdir / f"{name}.yaml"
+    file.write_text(yaml.safe_dump(yaml.safe_load(task.file.read_text()) | {"keep_checkpoints": 100_000}
+                                   | (edits or {})))
+    command = [sys.executable, "-m", "raytune_app", "tune", str(file), "--storage", str(workdir),
                "--name", name, "--seed", str(seed), "--num-samples", str(NUM_SAMPLES),
-               "--time-budget", str(budget), *flags]
+               "--time-budget", str(max(budgets)), *flags]
     started = time.time()
     proc = subprocess.run(command, check=False, capture_output=True, text=True,
                           env={**os.environ, "PYTHONPATH": str(REPO)})
     wall = time.time() - started
-    if proc.returncode == 2 and "invalid choice" in proc.stderr:
+    if proc.returncode == 2 and ("invalid choice" in proc.stderr or "error" in proc.stderr):
         raise Refused(proc.stderr.strip().splitlines()[-1])
     if proc.returncode != 0:
         raise RuntimeError(f"{' '.join(command)} exited {proc.returncode}:\n{proc.stderr[-3000:]}")
-    points = [(r["reported_at"] - started, r[METRIC])
-              for f in (workdir / name).glob("trial_*/result.json")
-              for r in map(json.loads, f.read_text().splitlines()) if not r.get("diverged")]
-    best = json.loads((workdir / name / "summary.json").read_text())["best"] or {}
-    return Run(points, best.get("test_accuracy"), wall)
+    return *_raytune_picks(workdir / name, started, budgets), wall
+
+
+def _raytune_picks(path: Path, started: float, budgets: list[float]) -> tuple[list, dict]:
+    """Every epoch's (seconds, val accuracy), read by raytune-app's one reader, and the test accuracy of the
+    best trial by each budget, picked by its one rule for best among the results by then."""
+    from raytune_app.data.datasets import load_dataset
+    from raytune_app.results.export import held_out_scores
+    from raytune_app.results.reader import load_experiment
+    from raytune_app.results.summary import checkpoint_path
+    from raytune_app.spec.metrics import TEST_METRIC, finite
+    from raytune_app.spec.saved import load_saved_spec
+
+    e = load_experiment(str(path))
+    points = [(r["reported_at"] - started, r[METRIC]) for t in e.trials for r in t.rows
+              if finite(r.get(METRIC)) and not r.get("diverged")]
+    spec = load_saved_spec(str(path))
+    data = load_dataset(spec.data)
+    tests = {}
+    for budget in budgets:
+        by_then = replace(e, trials=[replace(t, rows=[r for r in t.rows if r["reported_at"] - started <= budget])
+                                     for t in e.trials])
+        best = by_then.best_trial
+        checkpoint = checkpoint_path(by_then, best) if best else None
+        tests[budget] = held_out_scores(spec, data, best, checkpoint)[TEST_METRIC[data.task]] if checkpoint else None
+    return points, tests
 
 
 # --------------------------------------------------------------------------------------------------- Optuna
@@ -185,30 +227,30 @@ def _optuna_worker(storage_path: str, study_name: str, file: str, seed: int, wor
                    callbacks=[optuna.study.MaxTrialsCallback(NUM_SAMPLES, states=done)])
 
 
-def _test_of_pick(file: str, study, seed: int, budget: float) -> float | None:
+def _test_of_pick(spec, data, study, seed: int, budget: float) -> float | None:
     """The test accuracy of the trial and epoch with the best validation accuracy by the budget, retrained."""
     epochs = [(acc, t.number, int(k[1:]), t) for t in study.trials for k, (s, acc) in t.user_attrs.items()
               if s <= budget]
     if not epochs:
         return None
     _, number, epoch, trial = max(epochs, key=lambda e: e[0])
-    spec, data = _setup(file)
     config = _config(trial, spec.params)  # a finished trial answers its suggestions from its params
     *_, model = _train(spec, data, config, seed * 1000 + number, epoch)
     return _accuracy(model, data.X_test, data.y_test, data)
 
 
-def optuna_run(task: Task, seed: int, budget: float, workdir: Path) -> Run:
-    """Optuna TPE + Hyperband, one worker process per core on one JournalStorage, stopping at start + T."""
+def optuna_run(task: Task, seed: int, budgets: list[float], workdir: Path) -> tuple[list, dict, float]:
+    """Optuna TPE + Hyperband, one worker process per core on one JournalStorage, stopping at start + the
+    largest T; the test accuracy of its pick by each budget."""
+    started = time.time()
     import optuna
     from optuna.storages.journal import JournalFileBackend, JournalStorage
 
-    path, name = str(workdir / f"optuna-{task.file.stem}-{budget:g}-{seed}.log"), f"optuna-{seed}"
-    started = time.time()
+    path, name = str(workdir / f"optuna-{task.file.stem}-{seed}.log"), f"optuna-{seed}"
     optuna.create_study(study_name=name, storage=JournalStorage(JournalFileBackend(path)), direction="maximize")
     ctx = mp.get_context("spawn")
     workers = [ctx.Process(target=_optuna_worker,
-                           args=(path, name, str(task.file), seed, w, started, started + budget))
+                           args=(path, name, str(task.file), seed, w, started, started + max(budgets)))
                for w in range(os.cpu_count() or 1)]
     for w in workers:
         w.start()
@@ -217,68 +259,135 @@ def optuna_run(task: Task, seed: int, budget: float, workdir: Path) -> Run:
     wall = time.time() - started
     study = optuna.load_study(study_name=name, storage=JournalStorage(JournalFileBackend(path)))
     points = [tuple(v) for t in study.trials for v in t.user_attrs.values()]
-    return Run(points, _test_of_pick(str(task.file), study, seed, budget), wall)
+    spec, data = _setup(str(task.file))
+    return points, {b: _test_of_pick(spec, data, study, seed, b) for b in budgets}, wall
 
 
-Method = Callable[[Task, int, float, Path], Run]
+# ------------------------------------------------------------------------------------------------ Syne Tune
+
+
+def syne_tune_trial_seed(seed: int, trial_id: int) -> int:
+    """A Syne Tune trial's training seed, as Optuna's trials get theirs (so its pick can be retrained)."""
+    return seed * 1000 + trial_id
+
+
+def _syne_tune_space(params: dict) -> dict:
+    """A raytune-app search space in Syne Tune's terms (inclusive integer bounds, like raytune-app's)."""
+    from syne_tune import config_space as cs
+
+    kinds = {"uniform": cs.uniform, "loguniform": cs.loguniform, "int": cs.randint, "logint": cs.lograndint}
+    return {name: p.args[0] if p.kind == "constant" else
+            kinds[p.kind](*p.args) if p.kind in kinds else cs.choice(list(p.args)) for name, p in params.items()}
+
+
+def syne_tune_run(task: Task, seed: int, budgets: list[float], workdir: Path) -> tuple[list, dict, float]:
+    """Syne Tune's ASHA (random search, stopping type) with the file's grace period and reduction factor, one
+    trial process per core through its LocalBackend, stopped at start + the largest T; the test accuracy of
+    its pick by each budget."""
+    started = time.time()
+    os.environ["SYNETUNE_FOLDER"] = str(workdir)  # Syne Tune's results and trial folders, not ~/syne-tune
+    from syne_tune import StoppingCriterion, Tuner
+    from syne_tune.backend import LocalBackend
+    from syne_tune.optimizer.baselines import ASHA
+
+    spec = load_spec(str(task.file))
+    options = spec.scheduler.options
+    backend = LocalBackend(entry_point=str(Path(__file__).with_name("syne_tune_trial.py")), pass_args_as_json=True)
+    tuner = Tuner(
+        trial_backend=backend,
+        scheduler=ASHA(_syne_tune_space(spec.params) | {"file": str(task.file), "seed": seed}, metric=METRIC,
+                       do_minimize=False, time_attr="epoch", max_t=spec.max_epochs,
+                       grace_period=options.get("grace_period", 1),
+                       reduction_factor=options.get("reduction_factor", 3), random_seed=seed),
+        stop_criterion=StoppingCriterion(max_wallclock_time=max(budgets) - (time.time() - started)),
+        n_workers=os.cpu_count() or 1, sleep_time=0.1,  # its default, 5 s, would leave cores idle between trials
+        tuner_name=f"syne-tune-{task.file.stem}-{seed}", save_tuner=False)
+    tuner.run()
+    wall = time.time() - started
+    import pandas as pd
+
+    df = pd.read_csv(Path(tuner.tuner_path) / "results.csv.zip")
+    df["s"] = df["st_worker_timestamp"] - started
+    points = list(zip(df["s"], df[METRIC]))
+    spec, data = _setup(str(task.file))
+
+    def test_of_pick(budget: float) -> float | None:
+        by_then = df[df["s"] <= budget]
+        if by_then.empty:
+            return None
+        pick = by_then.loc[by_then[METRIC].idxmax()]
+        trial_id = int(pick["trial_id"])
+        config = json.loads((backend.trial_path(trial_id) / "config.json").read_text())  # as the trial read it
+        config = {k: v for k, v in config.items() if k in spec.params}
+        *_, model = _train(spec, data, config, syne_tune_trial_seed(seed, trial_id), int(pick["epoch"]))
+        return _accuracy(model, data.X_test, data.y_test, data)
+
+    return points, {b: test_of_pick(b) for b in budgets}, wall
+
+
+Method = Callable[[Task, int, list[float], Path], tuple[list, dict, float]]
 METHODS: dict[str, tuple[str, Method]] = {
     "raytune": ("raytune-app (the file's ASHA + HyperOpt)", raytune_run),
     "raytune-optuna": ("raytune-app --search optuna", partial(raytune_run, flags=("--search", "optuna"))),
     "optuna": ("Optuna TPE + Hyperband (JournalStorage)", optuna_run),
+    "syne-tune": ("Syne Tune ASHA (random search, LocalBackend)", syne_tune_run),
 }
 
 
 # ------------------------------------------------------------------------------------------------- figures
 
 
-@dataclass
-class Cell:
-    """A method's runs at one budget, one per seed."""
-
-    budget: float
-    runs: list[Run] = field(default_factory=list)
+def _median(values: list[float]) -> float:
+    return float(np.median(values)) if values else float("nan")
 
 
-def row(label: str, cell: Cell, targets: tuple[float, float]) -> str:
-    med = np.median
-    tests = [r.test_accuracy for r in cell.runs if r.test_accuracy is not None]
-    times = [med([r.time_to(t, cell.budget) for r in cell.runs]) for t in targets]
-    return " | ".join([f"{cell.budget:g}", label, f"{med([r.best_by(cell.budget) for r in cell.runs]):.3f}",
-                       f"{med(tests):.3f}" if tests else "n/a",
+def row(label: str, runs: list[Run], budget: float, targets: tuple[float, float]) -> str:
+    tests = [r.tests[budget] for r in runs if r.tests.get(budget) is not None]
+    times = [_median([r.time_to(t, budget) for r in runs]) for t in targets]
+    return " | ".join([f"{budget:g}", label, f"{_median([r.best_by(budget) for r in runs]):.3f}",
+                       f"{_median(tests):.3f}" if tests else "n/a",
                        *(f"{s:.1f}" if np.isfinite(s) else "not reached" for s in times),
-                       f"{med([r.wall_s for r in cell.runs]):.1f}"])
+                       f"{_median([r.first for r in runs]):.1f}"])
 
 
-def print_table(task_name: str, task: Task, cells: dict[str, list[Cell]], seeds: int) -> None:
-    print(f"\n**{task_name}** ({task.file.name}; medians of {seeds} seeds, {os.cpu_count()} cores; "
+def print_table(task_name: str, task: Task, runs: dict[str, list[Run]], budgets: list[float]) -> None:
+    seeds = sorted({r.seed for rs in runs.values() for r in rs})
+    print(f"\n**{task_name}** ({task.file.name}; medians of {len(seeds)} seeds, {os.cpu_count()} cores; "
           f"T and times in seconds from the command's start)\n")
     print(f"| T | method | best val accuracy by T | test accuracy of the pick | s to {task.targets[0]} "
-          f"| s to {task.targets[1]} | command wall s |")
+          f"| s to {task.targets[1]} | s to the first result |")
     print("|---" * 7 + "|")
-    for budget_index in range(len(next(iter(cells.values())))):
-        for label, per_budget in cells.items():
-            print(f"| {row(label, per_budget[budget_index], task.targets)} |")
+    for budget in budgets:
+        for label, method_runs in runs.items():
+            print(f"| {row(label, method_runs, budget, task.targets)} |")
+    for label, method_runs in runs.items():
+        ends = sorted(r.best_by(max(budgets)) for r in method_runs)
+        print(f"\n{label}: best by {max(budgets):g} s per seed, lowest to highest: "
+              f"{', '.join(f'{v:.3f}' for v in ends)}", end="")
+    print()
 
 
-def plot(results: dict[str, dict[str, list[Cell]]], out: Path) -> None:
-    """Best-so-far validation accuracy against wall time at the largest budget: median and IQR over seeds."""
+def plot(results: dict[str, dict[str, list[Run]]], budget: float, out: Path) -> None:
+    """Best-so-far validation accuracy against wall time up to `budget`: median and IQR over seeds."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     fig, axes = plt.subplots(1, len(results), figsize=(6 * len(results), 4.5), squeeze=False)
-    for ax, (task_name, cells) in zip(axes[0], results.items()):
-        for label, per_budget in cells.items():
-            cell = per_budget[-1]
-            grid = np.linspace(0, cell.budget, 400)
-            curves = np.array([[r.best_by(t) for t in grid] for r in cell.runs])  # nan before a run's first result
-            low, mid, high = np.percentile(curves, [25, 50, 75], axis=0)
+    for ax, (task_name, runs) in zip(axes[0], results.items()):
+        grid = np.linspace(0, budget, 400)
+        for label, method_runs in runs.items():
+            curves = np.array([[r.best_by(t) for t in grid] for r in method_runs])  # nan before the first result
+            with warnings.catch_warnings():  # no seed has a result yet: nan, as it should be
+                warnings.simplefilter("ignore", RuntimeWarning)
+                low, mid, high = np.nanpercentile(curves, [25, 50, 75], axis=0)
             ax.plot(grid, mid, label=label)
             ax.fill_between(grid, low, high, alpha=0.2)
-        ax.set(title=f"{task_name}, T = {cell.budget:g} s", xlabel="seconds from the command's start",
+        seeds = len({r.seed for rs in runs.values() for r in rs})
+        ax.set(title=f"{task_name}, {seeds} seeds", xlabel="seconds from the command's start",
                ylabel="best validation accuracy so far")
-        ax.set_xlim(0, cell.budget)
+        ax.set_xlim(0, budget)
         ax.grid(alpha=0.3)
         ax.legend(loc="lower right")
     fig.tight_layout()
@@ -288,49 +397,69 @@ def plot(results: dict[str, dict[str, list[Cell]]], out: Path) -> None:
 # ---------------------------------------------------------------------------------------------------- main
 
 
-def run_method(method: Method, task: Task, budgets: list[float], seeds: int, workdir: Path) -> list[Cell]:
-    cells = []
-    for budget in budgets:
-        cell = Cell(budget)
+def read_runs(files: list[Path]) -> list[Run]:
+    """Runs saved by --raw."""
+    runs = []
+    for f in files:
+        for line in f.read_text().splitlines():
+            d = json.loads(line)
+            runs.append(Run(**d | {"points": [tuple(p) for p in d["points"]],
+                                   "tests": {float(k): v for k, v in d["tests"].items()}}))
+    return runs
+
+
+def run_all(tasks: dict[str, Task], methods: list[str], budgets: list[float], seeds: int,
+            raw: Path | None) -> list[Run]:
+    """Every method on every task, once per seed at the largest budget; seeds outermost."""
+    runs, refused = [], set()
+    with tempfile.TemporaryDirectory() as tmp:
         for seed in range(seeds):
-            run = method(task, seed, budget, workdir)
-            cell.runs.append(run)
-            first = min((s for s, _ in run.points), default=float("nan"))
-            print(f"  T={budget:g} seed {seed}: best by T {run.best_by(budget):.3f}; {len(run.points)} epochs, "
-                  f"the first at {first:.1f} s; command {run.wall_s:.1f} s", file=sys.stderr, flush=True)
-        cells.append(cell)
-    return cells
+            for task_name, task in tasks.items():
+                for key in methods:
+                    label, method = METHODS[key]
+                    if key in refused:
+                        continue
+                    try:
+                        points, tests, wall = method(task, seed, budgets, Path(tmp))
+                    except Refused as exc:
+                        print(f"{label}: skipped: {exc}", file=sys.stderr, flush=True)
+                        refused.add(key)
+                        continue
+                    run = Run(task_name, label, seed, points, tests, wall)
+                    runs.append(run)
+                    print(f"{task_name} seed {seed} {label}: best by {max(budgets):g} s "
+                          f"{run.best_by(max(budgets)):.3f}; {len(points)} epochs, the first at {run.first:.1f} s; "
+                          f"command {wall:.1f} s", file=sys.stderr, flush=True)
+                    if raw:
+                        with raw.open("a") as f:
+                            f.write(json.dumps(asdict(run)) + "\n")
+    return runs
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--budgets", type=float, nargs="+", default=[30, 60, 120], help="seconds per run")
+    parser.add_argument("--budgets", type=float, nargs="+", default=[30, 60, 120],
+                        help="seconds; one run per method and seed at the largest, the others read off it")
     parser.add_argument("--seeds", type=int, default=5)
     parser.add_argument("--tasks", nargs="+", choices=TASKS, default=list(TASKS))
     parser.add_argument("--methods", nargs="+", choices=METHODS, default=list(METHODS))
-    parser.add_argument("--targets", type=float, nargs=2, action="append", metavar=("LOW", "HIGH"),
-                        help="accuracy targets, one pair per task in --tasks order (default: each task's own)")
     parser.add_argument("--plot", type=Path, default=REPO / "benchmarks" / "compare.png")
+    parser.add_argument("--raw", type=Path, help="append every run's figures to this file (JSON lines)")
+    parser.add_argument("--tables-from", type=Path, nargs="+", metavar="RAW",
+                        help="run nothing: print the tables and draw the curves of runs saved by --raw")
     args = parser.parse_args()
-    targets = args.targets or [TASKS[t].targets for t in args.tasks]
-    if len(targets) != len(args.tasks):
-        parser.error("--targets: one pair per task")
     budgets = sorted(args.budgets)
-    results: dict[str, dict[str, list[Cell]]] = {}
-    with tempfile.TemporaryDirectory() as tmp:
-        for task_name, pair in zip(args.tasks, targets):
-            task = Task(TASKS[task_name].file, tuple(pair))
-            results[task_name] = {}
-            for key in args.methods:
-                label, method = METHODS[key]
-                print(f"{task_name}: {label}", file=sys.stderr, flush=True)
-                try:
-                    results[task_name][label] = run_method(method, task, budgets, args.seeds, Path(tmp))
-                except Refused as refused:
-                    print(f"  skipped: {refused}", file=sys.stderr, flush=True)
-            if results[task_name]:
-                print_table(task_name, task, results[task_name], args.seeds)
-    plot(results, args.plot)
+    tasks = {name: TASKS[name] for name in args.tasks}
+    if args.tables_from:
+        runs = [r for r in read_runs(args.tables_from) if r.task in tasks]
+    else:
+        runs = run_all(tasks, args.methods, budgets, args.seeds, args.raw)
+    results: dict[str, dict[str, list[Run]]] = {}
+    for r in runs:
+        results.setdefault(r.task, {}).setdefault(r.method, []).append(r)
+    for task_name, by_method in results.items():
+        print_table(task_name, tasks[task_name], by_method, budgets)
+    plot(results, max(budgets), args.plot)
     print(f"\nAnytime curves: {args.plot}")
 
 
