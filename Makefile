@@ -23,3 +23,9 @@ tune: $(STAMP)
 # the others' tests wait on Ray or on a trial caught mid-run
 test: $(STAMP)
 	$(VENV)/bin/python -m pytest -n 3 --dist loadfile
+
+# the search-quality benchmark, 85 minutes on two cores (README, Performance): its peers (Optuna, Syne Tune) and
+# matplotlib are installed first
+bench: $(STAMP)
+	$(VENV)/bin/pip install -q -e '.[bench]'
+	$(VENV)/bin/python benchmarks/compare.py

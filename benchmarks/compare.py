@@ -24,6 +24,7 @@ prints and draws again (so runs of several invocations, or of levers tried later
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import multiprocessing as mp
 import os
@@ -33,10 +34,9 @@ import tempfile
 import time
 import warnings
 from collections.abc import Callable, Iterator
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, replace
 from functools import partial
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import yaml
@@ -93,15 +93,14 @@ class Refused(Exception):
 # ---------------------------------------------------------------------------------------------- raytune-app
 
 
-def raytune_run(task: Task, seed: int, budgets: list[float], workdir: Path, flags: tuple[str, ...] = (),
-                edits: dict[str, Any] | None = None) -> tuple[list[tuple[float, float]], dict, float]:
-    """`raytune-app tune FILE --time-budget T` for the largest T (plus `flags`, and `edits` to the file) as a
-    subprocess of this checkout's package; the test accuracy of its pick by each budget."""
-    name = "-".join([task.file.stem, str(seed), *(f.lstrip("-") for f in flags), *(edits or {})])
+def raytune_run(task: Task, seed: int, budgets: list[float], workdir: Path, flags: tuple[str, ...] = ()
+                ) -> tuple[list[tuple[float, float]], dict, float]:
+    """`raytune-app tune FILE --time-budget T` for the largest T (plus `flags`) as a subprocess of this
+    checkout's package; the test accuracy of its pick by each budget."""
+    name = "-".join([task.file.stem, str(seed), *(f.lstrip("-") for f in flags)])
     # every checkpoint kept, so that the pick by each budget can be scored (surplus ones go at the run's end)
     file = workdir / f"{name}.yaml"
-    file.write_text(yaml.safe_dump(yaml.safe_load(task.file.read_text()) | {"keep_checkpoints": 100_000}
-                                   | (edits or {})))
+    file.write_text(yaml.safe_dump(yaml.safe_load(task.file.read_text()) | {"keep_checkpoints": 100_000}))
     command = [sys.executable, "-m", "raytune_app", "tune", str(file), "--storage", str(workdir),
                "--name", name, "--seed", str(seed), "--num-samples", str(NUM_SAMPLES),
                "--time-budget", str(max(budgets)), *flags]
@@ -292,17 +291,20 @@ def syne_tune_run(task: Task, seed: int, budgets: list[float], workdir: Path) ->
 
     spec = load_spec(str(task.file))
     options = spec.scheduler.options
-    backend = LocalBackend(entry_point=str(Path(__file__).with_name("syne_tune_trial.py")), pass_args_as_json=True)
-    tuner = Tuner(
-        trial_backend=backend,
-        scheduler=ASHA(_syne_tune_space(spec.params) | {"file": str(task.file), "seed": seed}, metric=METRIC,
-                       do_minimize=False, time_attr="epoch", max_t=spec.max_epochs,
-                       grace_period=options.get("grace_period", 1),
-                       reduction_factor=options.get("reduction_factor", 3), random_seed=seed),
-        stop_criterion=StoppingCriterion(max_wallclock_time=max(budgets) - (time.time() - started)),
-        n_workers=os.cpu_count() or 1, sleep_time=0.1,  # its default, 5 s, would leave cores idle between trials
-        tuner_name=f"syne-tune-{task.file.stem}-{seed}", save_tuner=False)
-    tuner.run()
+    # its banner and status lines go to stderr, not among the tables; and it probes for GPUs by writing
+    # std.out in the current folder, so it runs in the work folder
+    with contextlib.redirect_stdout(sys.stderr), contextlib.chdir(workdir):
+        backend = LocalBackend(entry_point=str(Path(__file__).with_name("syne_tune_trial.py")), pass_args_as_json=True)
+        tuner = Tuner(
+            trial_backend=backend,
+            scheduler=ASHA(_syne_tune_space(spec.params) | {"file": str(task.file), "seed": seed}, metric=METRIC,
+                           do_minimize=False, time_attr="epoch", max_t=spec.max_epochs,
+                           grace_period=options.get("grace_period", 1),
+                           reduction_factor=options.get("reduction_factor", 3), random_seed=seed),
+            stop_criterion=StoppingCriterion(max_wallclock_time=max(budgets) - (time.time() - started)),
+            n_workers=os.cpu_count() or 1, sleep_time=0.1,  # its default, 5 s, would leave cores idle between trials
+            tuner_name=f"syne-tune-{task.file.stem}-{seed}", save_tuner=False)
+        tuner.run()
     wall = time.time() - started
     import pandas as pd
 
@@ -377,17 +379,20 @@ def plot(results: dict[str, dict[str, list[Run]]], budget: float, out: Path) -> 
     fig, axes = plt.subplots(1, len(results), figsize=(6 * len(results), 4.5), squeeze=False)
     for ax, (task_name, runs) in zip(axes[0], results.items()):
         grid = np.linspace(0, budget, 400)
+        lows_after_start = []  # each method's lower quartile a tenth of the way in
         for label, method_runs in runs.items():
             curves = np.array([[r.best_by(t) for t in grid] for r in method_runs])  # nan before the first result
             with warnings.catch_warnings():  # no seed has a result yet: nan, as it should be
                 warnings.simplefilter("ignore", RuntimeWarning)
                 low, mid, high = np.nanpercentile(curves, [25, 50, 75], axis=0)
+            lows_after_start.append(np.nanmin(low[grid >= budget / 10]))
             ax.plot(grid, mid, label=label)
             ax.fill_between(grid, low, high, alpha=0.2)
         seeds = len({r.seed for rs in runs.values() for r in rs})
         ax.set(title=f"{task_name}, {seeds} seeds", xlabel="seconds from the command's start",
                ylabel="best validation accuracy so far")
         ax.set_xlim(0, budget)
+        ax.set_ylim(bottom=min(lows_after_start) - 0.005)  # the first seconds' low values would flatten the rest
         ax.grid(alpha=0.3)
         ax.legend(loc="lower right")
     fig.tight_layout()
@@ -432,7 +437,8 @@ def run_all(tasks: dict[str, Task], methods: list[str], budgets: list[float], se
                           f"command {wall:.1f} s", file=sys.stderr, flush=True)
                     if raw:
                         with raw.open("a") as f:
-                            f.write(json.dumps(asdict(run)) + "\n")
+                            f.write(json.dumps(asdict(run) | {"points": [(round(s, 3), round(a, 5))
+                                                                         for s, a in points]}) + "\n")
     return runs
 
 
