@@ -1,24 +1,25 @@
-"""Search quality per wall-clock second: raytune-app against Optuna (TPE + Hyperband) on equal budgets.
+"""Search quality per wall-clock second: raytune-app against Optuna and Syne Tune on equal budgets.
 
-    .venv/bin/pip install -e '.[bench]' && .venv/bin/python benchmarks/compare.py
+    make bench        (or: .venv/bin/pip install -e '.[bench]' && .venv/bin/python benchmarks/compare.py)
 
 Every method gets the same budget, counted from its command's start: raytune-app as `raytune-app tune FILE
---time-budget T`, Optuna as one worker process per core on one JournalStorage, the workers stopping at start +
-T. Every method trains the same models with the same code (raytune_app.trial.models / loop) on the same split of
-the same data, over the same search space, with trials limited by the budget alone (--num-samples).
+--time-budget T`, Optuna as one worker process per core on one JournalStorage, the workers stopping at start + T,
+Syne Tune's ASHA through its LocalBackend (syne_tune_trial.py), one trial process per core. Every method trains the
+same models with the same code (raytune_app.trial.models / loop) on the same split of the same data, over the same
+search space, with trials limited by the budget alone (--num-samples).
 
-One run per method and seed, at the largest budget; each smaller budget T is read off that run's first T
-seconds. Nothing in any method knows its budget (ASHA, HyperOpt, Optuna's TPE and Hyperband pruner decide alike
-whenever the run will end), so a run's first T seconds are what a run of budget T would have done. Seeds are
-the outer loop and methods the inner one, so that a machine's drift falls on every method alike.
+One run per method and seed, at the largest budget; each smaller budget T is read off that run's first T seconds.
+Nothing in any method knows its budget (ASHA, HyperOpt, Optuna's TPE and Hyperband pruner decide alike whenever the
+run will end), so a run's first T seconds are what a run of budget T would have done. Seeds are the outer loop and
+methods the inner one, so that a machine's drift falls on every method alike.
 
-One clock: each epoch's float wall time, from the command's start; only results by start + T count. Printed:
-per task and budget, the median over seeds of the best validation accuracy by T, the held-out test accuracy of
-the trial and epoch each method picked by T (raytune-app: that epoch's checkpoint, picked by the one rule for
-best; Optuna: the trial retrained to that epoch, then scored), and the seconds to two accuracy targets. Written:
-anytime curves (best-so-far validation accuracy against wall time, median and interquartile range over seeds),
-a panel per task, to benchmarks/compare.png; with --raw, every run's figures as JSON lines, which --tables-from
-prints and draws again (so runs of several invocations, or of levers tried later, combine).
+One clock: each epoch's float wall time, from the command's start; only results by start + T count. Printed: per
+task and budget, the median over seeds of the best validation accuracy by T, the held-out test accuracy of the trial
+and epoch each method picked by T (raytune-app: that epoch's checkpoint, picked by the one rule for best; the peers:
+the trial retrained to that epoch with its seed, then scored), and the seconds to two accuracy targets. Written:
+anytime curves (best-so-far validation accuracy against wall time, median and interquartile range over seeds), a
+panel per task, to benchmarks/compare.png; with --raw, every run's figures as JSON lines, which --tables-from prints
+and draws again (so runs of several invocations, or of levers tried later, combine).
 """
 
 from __future__ import annotations
@@ -108,7 +109,7 @@ def raytune_run(task: Task, seed: int, budgets: list[float], workdir: Path, flag
     proc = subprocess.run(command, check=False, capture_output=True, text=True,
                           env={**os.environ, "PYTHONPATH": str(REPO)})
     wall = time.time() - started
-    if proc.returncode == 2 and ("invalid choice" in proc.stderr or "error" in proc.stderr):
+    if proc.returncode == 2 and "invalid choice" in proc.stderr:
         raise Refused(proc.stderr.strip().splitlines()[-1])
     if proc.returncode != 0:
         raise RuntimeError(f"{' '.join(command)} exited {proc.returncode}:\n{proc.stderr[-3000:]}")
@@ -184,6 +185,12 @@ def _accuracy(model, X, y, data) -> float:
     return evaluate(model, torch.from_numpy(X), torch.from_numpy(y), data)["accuracy"]
 
 
+def _retrained_test(spec, data, config: dict, seed: int, epochs: int) -> float:
+    """A peer's pick scored on the test split: its config trained again, with its seed, to its epoch."""
+    *_, model = _train(spec, data, config, seed, epochs)
+    return _accuracy(model, data.X_test, data.y_test, data)
+
+
 def _setup(file: str):
     import torch
 
@@ -234,8 +241,7 @@ def _test_of_pick(spec, data, study, seed: int, budget: float) -> float | None:
         return None
     _, number, epoch, trial = max(epochs, key=lambda e: e[0])
     config = _config(trial, spec.params)  # a finished trial answers its suggestions from its params
-    *_, model = _train(spec, data, config, seed * 1000 + number, epoch)
-    return _accuracy(model, data.X_test, data.y_test, data)
+    return _retrained_test(spec, data, config, seed * 1000 + number, epoch)
 
 
 def optuna_run(task: Task, seed: int, budgets: list[float], workdir: Path) -> tuple[list, dict, float]:
@@ -321,8 +327,7 @@ def syne_tune_run(task: Task, seed: int, budgets: list[float], workdir: Path) ->
         trial_id = int(pick["trial_id"])
         config = json.loads((backend.trial_path(trial_id) / "config.json").read_text())  # as the trial read it
         config = {k: v for k, v in config.items() if k in spec.params}
-        *_, model = _train(spec, data, config, syne_tune_trial_seed(seed, trial_id), int(pick["epoch"]))
-        return _accuracy(model, data.X_test, data.y_test, data)
+        return _retrained_test(spec, data, config, syne_tune_trial_seed(seed, trial_id), int(pick["epoch"]))
 
     return points, {b: test_of_pick(b) for b in budgets}, wall
 
