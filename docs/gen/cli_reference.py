@@ -47,6 +47,7 @@ def _argument(action: argparse.Action) -> str:
     if not action.option_strings:
         return f"`{action.metavar or action.dest}`"
     value = "" if action.nargs == 0 else f" {action.metavar or action.dest.upper()}"
+    value += " ..." if action.nargs in ("+", "*") else ""
     return ", ".join(f"`{flag}{value}`" for flag in action.option_strings)
 
 
@@ -56,14 +57,15 @@ def _what(action: argparse.Action) -> str:
         parts.append(f"one of {', '.join(f'`{c}`' for c in action.choices)}")
     if action.required and action.option_strings:
         parts.append("required")
-    if action.default not in (None, False, argparse.SUPPRESS) and action.nargs != 0:
+    if action.default not in (None, False, argparse.SUPPRESS) and action.nargs != 0 and "default" not in parts[0]:
         parts.append(f"default `{action.default}`")
     return _cell("; ".join(p for p in parts if p))
 
 
 def _command(name: str, summary: str, parser: argparse.ArgumentParser) -> list[str]:
-    lines = [f"## {name}", "", _cell(summary) + ("." if summary and not summary.endswith(".") else "")]
-    if parser.description and parser.description != summary:
+    summary = _cell(summary[:1].upper() + summary[1:])
+    lines = [f"## {name}", "", summary + ("." if summary and not summary.endswith(".") else "")]
+    if parser.description and _cell(parser.description) != summary:
         lines += ["", _cell(parser.description)]
     lines += ["", "```text", parser.format_usage().strip(), "```"]
     for group in parser._action_groups:

@@ -35,7 +35,7 @@ def _tune_flags(p: argparse.ArgumentParser) -> None:
                                                        "same name)")
     g.add_argument("--cpus-per-trial", type=float, dest="resources.cpus_per_trial", metavar="N",
                    help="CPUs each one-process trial holds (fractions allowed)")
-    g.add_argument("--gpus-per-trial", type=_gpus, dest="resources.gpus_per_trial", metavar="F|auto",
+    g.add_argument("--gpus-per-trial", type=_gpus, dest="resources.gpus_per_trial", metavar="F",
                    help="fractions allowed; auto: packed by measured memory")
     g.add_argument("--workers-per-trial", type=int, dest="resources.workers_per_trial", metavar="N",
                    help="data-parallel trials: DDP over this many Ray Train workers")

@@ -117,8 +117,7 @@ class DataSpec(_Strict):
 
 class ResourcesSpec(_Strict):
     """What one trial holds: one process (cpus_per_trial, gpus_per_trial), or with workers_per_trial above 1 that
-    many Ray Train workers, each holding cpus_per_worker and gpus_per_worker (data-parallel trials,
-    trial/data_parallel.py)."""
+    many Ray Train workers, each holding cpus_per_worker and gpus_per_worker (data-parallel trials)."""
 
     cpus_per_trial: float = Field(1.0, gt=0, description="CPUs a one-process trial holds (fractions allowed); "
                                                          "its PyTorch threads follow them")
