@@ -100,7 +100,8 @@ def _named(section: str, prop: dict[str, Any]) -> list[str]:
 
 
 def _space(prop: dict[str, Any]) -> list[str]:
-    rows = [f"{prop['description']}: a plain value is a constant, a mapping with one key is a distribution.", "",
+    rows = [f"{prop['description']}. A plain value is a constant; a mapping with one key, the distribution's name, "
+            "is a distribution (see [Search spaces](../search-spaces.md)):", "",
             "| distribution | arguments |", "|---|---|"]
     rows += [f"| `{kind}` | `{args}` |" for kind, args in DISTRIBUTIONS.items()]
     rows += ["", "Hyperparameters the built-in trainer reads (your model or training function takes its own "
