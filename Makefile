@@ -24,7 +24,7 @@ tune: $(STAMP)
 test: $(STAMP)
 	$(VENV)/bin/python -m pytest -n 3 --dist loadfile
 
-# the search-quality benchmark, 85 minutes on two cores (README, Performance): its peers (Optuna, Syne Tune) and
+# the search-quality benchmark, 85 minutes on two cores (docs/performance.md): its peers (Optuna, Syne Tune) and
 # matplotlib are installed first
 bench: $(STAMP)
 	$(VENV)/bin/pip install -q -e '.[bench]'
