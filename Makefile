@@ -5,7 +5,7 @@ PYTHON ?= python3
 TORCH ?= torch==2.13.0
 STAMP := $(VENV)/.installed
 
-.PHONY: setup tune test bench
+.PHONY: setup tune test bench docs
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -24,8 +24,14 @@ tune: $(STAMP)
 test: $(STAMP)
 	$(VENV)/bin/python -m pytest -n 3 --dist loadfile
 
-# the search-quality benchmark, 85 minutes on two cores (README, Performance): its peers (Optuna, Syne Tune) and
+# the search-quality benchmark, 85 minutes on two cores (docs/performance.md): its peers (Optuna, Syne Tune) and
 # matplotlib are installed first
 bench: $(STAMP)
 	$(VENV)/bin/pip install -q -e '.[bench]'
 	$(VENV)/bin/python benchmarks/compare.py
+
+# the docs site, in site/: the generated pages written afresh (`python -m docs.gen`; DOCS_GEN=--check only compares
+# them, as CI does), then a strict build, which fails on a broken link or anchor, or a page missing from the nav
+docs: $(STAMP)
+	$(VENV)/bin/python -m docs.gen $(DOCS_GEN)
+	NO_MKDOCS_2_WARNING=1 $(VENV)/bin/mkdocs build --strict

@@ -18,8 +18,9 @@ task and budget, the median over seeds of the best validation accuracy by T, the
 and epoch each method picked by T (raytune-app: that epoch's checkpoint, picked by the one rule for best; the peers:
 the trial retrained to that epoch with its seed, then scored), and the seconds to two accuracy targets. Written:
 anytime curves (best-so-far validation accuracy against wall time, median and interquartile range over seeds), a
-panel per task, to benchmarks/compare.png; with --raw, every run's figures as JSON lines, which --tables-from prints
-and draws again (so runs of several invocations, or of levers tried later, combine).
+panel per task, to docs/assets/compare.png (the docs' Performance page shows it); with --raw, every run's figures as
+JSON lines, which --tables-from prints and draws again (so runs of several invocations, or of levers tried later,
+combine). The docs' tables are generated from those JSON lines in benchmarks/results (`python -m docs.gen`).
 """
 
 from __future__ import annotations
@@ -81,6 +82,9 @@ class Run:
 
     def time_to(self, target: float, budget: float) -> float:
         return min((s for s, acc in self.points if acc >= target and s <= budget), default=float("inf"))
+
+    def epochs_by(self, t: float) -> int:
+        return sum(s <= t for s, _ in self.points)
 
     @property
     def first(self) -> float:
@@ -357,21 +361,39 @@ def row(label: str, runs: list[Run], budget: float, targets: tuple[float, float]
                        f"{_median([r.first for r in runs]):.1f}"])
 
 
-def print_table(task_name: str, task: Task, runs: dict[str, list[Run]], budgets: list[float]) -> None:
+def table(task_name: str, task: Task, runs: dict[str, list[Run]], budgets: list[float]) -> str:
+    """The task's table in Markdown (the docs' Performance page is generated from it), then each method's
+    seeds' spread."""
     seeds = sorted({r.seed for rs in runs.values() for r in rs})
-    print(f"\n**{task_name}** ({task.file.name}; medians of {len(seeds)} seeds, {os.cpu_count()} cores; "
-          f"T and times in seconds from the command's start)\n")
-    print(f"| T | method | best val accuracy by T | test accuracy of the pick | s to {task.targets[0]} "
-          f"| s to {task.targets[1]} | s to the first result |")
-    print("|---" * 7 + "|")
-    for budget in budgets:
-        for label, method_runs in runs.items():
-            print(f"| {row(label, method_runs, budget, task.targets)} |")
-    for label, method_runs in runs.items():
-        ends = sorted(r.best_by(max(budgets)) for r in method_runs)
-        print(f"\n{label}: best by {max(budgets):g} s per seed, lowest to highest: "
-              f"{', '.join(f'{v:.3f}' for v in ends)}", end="")
-    print()
+    lines = [f"**{task_name}** ({task.file.name}; medians of {len(seeds)} seeds; T and times in seconds from the "
+             "command's start)", "",
+             f"| T | method | best val accuracy by T | test accuracy of the pick | s to {task.targets[0]} "
+             f"| s to {task.targets[1]} | s to the first result |", "|---" * 7 + "|"]
+    lines += [f"| {row(label, rs, budget, task.targets)} |" for budget in budgets for label, rs in runs.items()]
+    lines += ["", f"Best by {max(budgets):g} s per seed, lowest to highest:", ""]
+    lines += [f"- {label}: {', '.join(f'{v:.3f}' for v in sorted(r.best_by(max(budgets)) for r in rs))}"
+              for label, rs in runs.items()]
+    return "\n".join(lines)
+
+
+def paired_table(runs: dict[str, list[Run]], baseline: list[Run], budget: float) -> str:
+    """Variants against the baseline on the same seeds (the same searcher seed proposes the same first configs):
+    medians of the best val accuracy by `budget` with each seed's difference from the baseline, the test accuracy
+    of the pick and the epochs trained by then."""
+    seeds = {r.seed for rs in runs.values() for r in rs}
+    base = {r.seed: r for r in baseline if r.seed in seeds}
+    lines = [f"| method | best val accuracy by {budget:g} s (per seed, against the baseline) | test accuracy of "
+             f"the pick | epochs by {budget:g} s |", "|---" * 4 + "|"]
+    rows = [(f"baseline: {baseline[0].method}", baseline, False), *((k, rs, True) for k, rs in runs.items())]
+    for label, rs, paired in rows:
+        rs = sorted((r for r in rs if r.seed in base), key=lambda r: r.seed)
+        best = f"{_median([r.best_by(budget) for r in rs]):.3f}"
+        if paired:
+            best += f" ({', '.join(f'{r.best_by(budget) - base[r.seed].best_by(budget):+.3f}' for r in rs)})"
+        tests = [r.tests[budget] for r in rs if r.tests.get(budget) is not None]
+        lines.append(f"| {label} (seeds {', '.join(str(r.seed) for r in rs)}) | {best} | {_median(tests):.3f} "
+                     f"| {_median([r.epochs_by(budget) for r in rs]):,.0f} |")
+    return "\n".join(lines)
 
 
 def plot(results: dict[str, dict[str, list[Run]]], budget: float, out: Path) -> None:
@@ -454,7 +476,7 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, default=5)
     parser.add_argument("--tasks", nargs="+", choices=TASKS, default=list(TASKS))
     parser.add_argument("--methods", nargs="+", choices=METHODS, default=list(METHODS))
-    parser.add_argument("--plot", type=Path, default=REPO / "benchmarks" / "compare.png")
+    parser.add_argument("--plot", type=Path, default=REPO / "docs" / "assets" / "compare.png")
     parser.add_argument("--raw", type=Path, help="append every run's figures to this file (JSON lines)")
     parser.add_argument("--tables-from", type=Path, nargs="+", metavar="RAW",
                         help="run nothing: print the tables and draw the curves of runs saved by --raw")
@@ -465,11 +487,12 @@ def main() -> None:
         runs = [r for r in read_runs(args.tables_from) if r.task in tasks]
     else:
         runs = run_all(tasks, args.methods, budgets, args.seeds, args.raw)
+        print(f"\n{os.cpu_count()} cores")
     results: dict[str, dict[str, list[Run]]] = {}
     for r in runs:
         results.setdefault(r.task, {}).setdefault(r.method, []).append(r)
     for task_name, by_method in results.items():
-        print_table(task_name, tasks[task_name], by_method, budgets)
+        print(f"\n{table(task_name, tasks[task_name], by_method, budgets)}")
     plot(results, max(budgets), args.plot)
     print(f"\nAnytime curves: {args.plot}")
 

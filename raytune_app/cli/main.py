@@ -29,21 +29,27 @@ def _tune_flags(p: argparse.ArgumentParser) -> None:
     from raytune_app.spec.names import SCHEDULERS, SEARCHERS
 
     g = p.add_argument_group("overrides of the experiment file")
-    g.add_argument("--scheduler", choices=SCHEDULERS)
-    g.add_argument("--search", choices=SEARCHERS)
-    g.add_argument("--cpus-per-trial", type=float, dest="resources.cpus_per_trial")
-    g.add_argument("--gpus-per-trial", type=_gpus, dest="resources.gpus_per_trial",
+    g.add_argument("--scheduler", choices=SCHEDULERS, help="Ray Tune's trial scheduler (the file's options are kept "
+                                                           "for the same name)")
+    g.add_argument("--search", choices=SEARCHERS, help="Ray Tune's searcher (the file's options are kept for the "
+                                                       "same name)")
+    g.add_argument("--cpus-per-trial", type=float, dest="resources.cpus_per_trial", metavar="N",
+                   help="CPUs each one-process trial holds (fractions allowed)")
+    g.add_argument("--gpus-per-trial", type=_gpus, dest="resources.gpus_per_trial", metavar="F",
                    help="fractions allowed; auto: packed by measured memory")
-    g.add_argument("--workers-per-trial", type=int, dest="resources.workers_per_trial",
+    g.add_argument("--workers-per-trial", type=int, dest="resources.workers_per_trial", metavar="N",
                    help="data-parallel trials: DDP over this many Ray Train workers")
-    g.add_argument("--cpus-per-worker", type=float, dest="resources.cpus_per_worker")
-    g.add_argument("--gpus-per-worker", type=float, dest="resources.gpus_per_worker", help="fractions allowed")
+    g.add_argument("--cpus-per-worker", type=float, dest="resources.cpus_per_worker", metavar="N",
+                   help="CPUs each data-parallel worker holds")
+    g.add_argument("--gpus-per-worker", type=float, dest="resources.gpus_per_worker", metavar="F",
+                   help="GPUs each data-parallel worker holds (fractions allowed)")
     g.add_argument("--max-concurrent", type=int, help="trials running at once (default: all that fit)")
     g.add_argument("--num-samples", type=int, help="number of trials")
     g.add_argument("--max-epochs", type=int, help="epochs per trial at most")
-    g.add_argument("--time-budget", type=float, dest="time_budget_s", help="seconds for the whole search")
+    g.add_argument("--time-budget", type=float, dest="time_budget_s", metavar="S",
+                   help="seconds for the whole search")
     g.add_argument("--max-failures", type=int, help="retries of a failed trial from its checkpoint")
-    g.add_argument("--seed", type=int)
+    g.add_argument("--seed", type=int, help="seeds the searcher and every trial's training")
     g.add_argument("--storage", help="results folder or URI (default ./runs)")
     g.add_argument("--name", help="experiment name (default: from the file)")
     g.add_argument("--mlflow", metavar="URI", dest="tracking.mlflow",
@@ -59,29 +65,31 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="raytune-app", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
     tune_p = sub.add_parser("tune", help="run the experiment a file describes")
-    tune_p.add_argument("file", type=Path)
+    tune_p.add_argument("file", type=Path, help="the experiment file (YAML)")
     tune_p.add_argument("--resume", action="store_true", help="continue the experiment if it already exists")
     tune_p.add_argument("--warm-start", nargs="+", metavar="EXP",
                         help="start HyperOpt from earlier experiments' finished trials (folders or names)")
     _tune_flags(tune_p)
     _ray_flags(tune_p)
     resume_p = sub.add_parser("resume", help="finish an interrupted experiment: raytune-app resume STORAGE/NAME")
-    resume_p.add_argument("path")
+    resume_p.add_argument("path", help="the experiment's folder, STORAGE/NAME")
     resume_p.add_argument("--restart-errored", action="store_true", help="start errored trials over")
     _ray_flags(resume_p)
     extend_p = sub.add_parser("extend", help="more trials for a finished experiment, warm-started from it")
-    extend_p.add_argument("path")
+    extend_p.add_argument("path", help="the finished experiment's folder, STORAGE/NAME")
     extend_p.add_argument("--num-samples", type=int, required=True, help="how many more trials")
     extend_p.add_argument("--name", help="the new experiment's name (default: NAME-extK)")
     _ray_flags(extend_p)
     validate_p = sub.add_parser("validate", help="check experiment files without starting Ray")
-    validate_p.add_argument("files", type=Path, nargs="+")
+    validate_p.add_argument("files", type=Path, nargs="+", help="experiment files (YAML)")
     local_p = sub.add_parser("cluster-local", help="a multi-node Ray cluster on this machine (127.0.0.x)")
-    local_p.add_argument("action", choices=["up", "down", "status"])
-    local_p.add_argument("--nodes", type=int, default=3)
-    local_p.add_argument("--cpus-per-node", type=float, default=1)
+    local_p.add_argument("action", choices=["up", "down", "status"], help="start the nodes, stop them or show them")
+    local_p.add_argument("--nodes", type=int, default=3, help="nodes, on 127.0.0.1, 127.0.0.2, ...")
+    local_p.add_argument("--cpus-per-node", type=float, default=1, help="CPUs each node offers")
     local_p.add_argument("--port", type=int, default=6379, help="the head's GCS port")
     local_p.add_argument("--dashboard-port", type=int, default=8265, help="dashboard and job server (127.0.0.1)")
+    sub.add_parser("schema", help="print the JSON Schema of experiment files (editors complete and check keys "
+                                  "with it; the package ships it as raytune_app/spec/experiment.schema.json)")
     for name, (add_parser, _) in EXTRA_COMMANDS.items():
         add_parser(sub.add_parser(name))
     return parser
@@ -183,6 +191,14 @@ def cmd_cluster_local(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_schema(args: argparse.Namespace) -> int:
+    """The experiment file's JSON Schema, generated from the models that validate files."""
+    from raytune_app.spec.schema import schema_text
+
+    sys.stdout.write(schema_text())
+    return EXIT_OK
+
+
 def _extra_commands() -> dict:
     """Commands that live in modules of their own: name -> (add arguments to parser, run)."""
     from raytune_app.cli.report_commands import REPORT_COMMANDS
@@ -192,7 +208,7 @@ def _extra_commands() -> dict:
 
 EXTRA_COMMANDS = _extra_commands()
 COMMANDS = {"tune": cmd_tune, "resume": cmd_resume, "extend": cmd_extend, "validate": cmd_validate,
-            "cluster-local": cmd_cluster_local,
+            "cluster-local": cmd_cluster_local, "schema": cmd_schema,
             **{name: run for name, (_, run) in EXTRA_COMMANDS.items()}}
 
 

@@ -23,7 +23,7 @@ def report_arguments(p: argparse.ArgumentParser) -> None:
     p.description = ("Trials of one or more experiments ranked by the experiment's metric (its mode respected), "
                      "with status, epochs, best and last metric and their hyperparameters.")
     p.add_argument("experiments", nargs="+", metavar="EXP", help="experiment folders (STORAGE/NAME)")
-    p.add_argument("--format", choices=FORMATS, default="table")
+    p.add_argument("--format", choices=FORMATS, default="table", help="how to print the ranked trials")
     p.add_argument("--top", type=_positive, metavar="N", help="the best N trials of each experiment")
     p.add_argument("--sort", metavar="METRIC", help="rank by another reported metric (e.g. val_loss)")
     p.add_argument("--html", type=Path, metavar="FILE",
@@ -62,7 +62,7 @@ def run_tensorboard(args: argparse.Namespace) -> int:
 def best_arguments(p: argparse.ArgumentParser) -> None:
     p.description = ("The best trial: its score, config and checkpoint; with --export DIR its weights (model.pt), "
                      "what rebuilds and feeds the model (config.json) and its scores (scores.json).")
-    p.add_argument("experiment", metavar="EXP")
+    p.add_argument("experiment", metavar="EXP", help="experiment folder (STORAGE/NAME)")
     p.add_argument("--export", type=Path, metavar="DIR", help="write model.pt, config.json, scores.json here")
 
 
@@ -84,7 +84,7 @@ def run_best(args: argparse.Namespace) -> int:
 def evaluate_arguments(p: argparse.ArgumentParser) -> None:
     p.description = ("Score the experiment's best model on new data of the same shape, standardised as in "
                      "training: accuracy (classification) or rmse (regression).")
-    p.add_argument("experiment", metavar="EXP")
+    p.add_argument("experiment", metavar="EXP", help="experiment folder (STORAGE/NAME)")
     p.add_argument("--data", required=True, metavar="FILE",
                    help=".npz with arrays X and y, or .csv with the experiment's label column")
 

@@ -72,22 +72,32 @@ class SearchSpec(_Named):
 
 
 class DataSpec(_Strict):
-    dataset: str = "digits"
-    task: Literal["auto", "classification", "regression"] = "auto"
-    label: str = "label"
-    val_fraction: float = Field(0.2, gt=0, lt=1)
-    test_fraction: float = Field(0.2, ge=0, lt=1)
-    seed: int = Field(0, strict=True)
+    """What the built-in training loop trains on: a built-in data set, a .npz or .csv file, or your loader's data."""
+
+    dataset: str = Field("digits", description="A built-in data set (digits, wine, breast_cancer, diabetes, "
+                         "synthetic) or a .npz or .csv file, looked up from the working folder, then beside the "
+                         "experiment file")
+    task: Literal["auto", "classification", "regression"] = Field(
+        "auto", description="auto: integer or string labels mean classification, float labels regression")
+    label: str = Field("label", description=".csv only: the label column")
+    val_fraction: float = Field(0.2, gt=0, lt=1, description="The validation split's share of the rows")
+    test_fraction: float = Field(0.2, ge=0, lt=1, description="The held-out test split's share of the rows "
+                                                              "(0: no test split)")
+    seed: int = Field(0, strict=True, description="Seeds the split (and the synthetic data)")
     # synthetic only
-    n_samples: int = Field(2000, ge=20, strict=True)
-    n_features: int = Field(128, ge=2, strict=True)
-    n_classes: int = Field(10, ge=2, strict=True)
-    n_informative: int | None = Field(None, ge=2, strict=True)
-    class_sep: float = Field(1.0, gt=0)
+    n_samples: int = Field(2000, ge=20, strict=True, description="synthetic only: rows")
+    n_features: int = Field(128, ge=2, strict=True, description="synthetic only: features")
+    n_classes: int = Field(10, ge=2, strict=True, description="synthetic only: classes")
+    n_informative: int | None = Field(None, ge=2, strict=True, description="synthetic only: informative "
+                                                                            "features (default: half of them)")
+    class_sep: float = Field(1.0, gt=0, description="synthetic only: how far apart the classes lie "
+                                                    "(scikit-learn's make_classification)")
     # the user's loader: `data/load.py:load`, called with `args`; in the driver, or in each trial
-    loader: str | None = None
-    args: dict[str, Any] = {}
-    on_workers: bool = False
+    loader: str | None = Field(None, description="Your data loader, FILE.py:NAME or package.module:NAME: returns "
+                                                 "(train, val[, test]) or a mapping of them; instead of dataset")
+    args: dict[str, Any] = Field({}, description="Keyword arguments for loader")
+    on_workers: bool = Field(False, description="Call loader in each trial, where it runs, instead of once in "
+                                                "the driver")
     code_dir: str = ""  # the experiment file's folder, set by load_spec: where `loader` is found
 
     @model_validator(mode="after")
@@ -106,14 +116,19 @@ class DataSpec(_Strict):
 
 
 class ResourcesSpec(_Strict):
-    """What one trial holds: one process (cpus/gpus_per_trial), or with workers_per_trial > 1 that many
-    Ray Train workers, each holding cpus/gpus_per_worker (data-parallel trials, trial/data_parallel.py)."""
+    """What one trial holds: one process (cpus_per_trial, gpus_per_trial), or with workers_per_trial above 1 that
+    many Ray Train workers, each holding cpus_per_worker and gpus_per_worker (data-parallel trials)."""
 
-    cpus_per_trial: float = Field(1.0, gt=0)
-    gpus_per_trial: float | Literal["auto"] = 0.0  # auto: packed by measured memory, see run/gpu_packing.py
-    workers_per_trial: int = Field(1, ge=1, strict=True)
-    cpus_per_worker: float = Field(1.0, gt=0)
-    gpus_per_worker: float = Field(0.0, ge=0)
+    cpus_per_trial: float = Field(1.0, gt=0, description="CPUs a one-process trial holds (fractions allowed); "
+                                                         "its PyTorch threads follow them")
+    gpus_per_trial: float | Literal["auto"] = Field(  # auto: packed by measured memory, see run/gpu_packing.py
+        0.0, description="GPUs a one-process trial holds: fractions share a GPU (0.25), auto packs trials on "
+                         "GPUs by their measured memory")
+    workers_per_trial: int = Field(1, ge=1, strict=True, description="Above 1: data-parallel trials, DDP over "
+                                                                     "this many Ray Train workers")
+    cpus_per_worker: float = Field(1.0, gt=0, description="With workers_per_trial above 1: CPUs each worker holds")
+    gpus_per_worker: float = Field(0.0, ge=0, description="With workers_per_trial above 1: GPUs each worker holds "
+                                                          "(fractions allowed)")
 
     @field_validator("gpus_per_trial", mode="before")
     @classmethod
@@ -135,7 +150,8 @@ class ResourcesSpec(_Strict):
 class TrackingSpec(_Strict):
     """Where to track the trials besides the experiment folder."""
 
-    mlflow: str | None = None  # an MLflow tracking URI: each trial becomes a run (run/tracking.py)
+    mlflow: str | None = Field(None, description="An MLflow tracking URI: each trial becomes an MLflow run "
+                                                 "(needs raytune-app[mlflow])")  # run/tracking.py
 
     @field_validator("mlflow")
     @classmethod
@@ -170,26 +186,40 @@ class GpuPackingSpec(_Strict):
 class ExperimentSpec(_Strict):
     """A validated experiment: what to train, how to search, and with what budget."""
 
-    name: str
-    metric: str
-    mode: Literal["min", "max"]
-    max_epochs: int = Field(10, gt=0, strict=True)
-    num_samples: int = Field(10, gt=0, strict=True)
-    seed: int = Field(0, strict=True)
-    max_concurrent: int | None = Field(None, gt=0, strict=True)
-    time_budget_s: float | None = Field(None, gt=0)
-    max_failures: int = Field(2, ge=-1, strict=True)
-    data: DataSpec = DataSpec()
-    model: str = "mlp"  # mlp | cnn | the user's model: FILE.py:NAME or package.module:NAME
-    trainable: str | None = None  # the user's Ray Tune function trainable: FILE.py:NAME
-    scheduler: SchedulerSpec = SchedulerSpec()
-    search: SearchSpec = SearchSpec()
-    resources: ResourcesSpec = ResourcesSpec()
-    checkpoint_every: int = Field(1, gt=0, strict=True)
-    keep_checkpoints: int = Field(2, gt=0, strict=True)
-    storage: str = "./runs"
-    tracking: TrackingSpec = TrackingSpec()
-    space: dict[str, Any] = {}
+    name: str = Field(description="The experiment's folder under storage (default: the file's name, with - for _)")
+    metric: str = Field(description="What schedulers and searchers optimise: val_accuracy, val_loss or train_loss "
+                                    "(val_rmse for regression), or a metric your training function reports")
+    mode: Literal["min", "max"] = Field(description="Whether metric is better when larger (max) or smaller (min)")
+    max_epochs: int = Field(10, gt=0, strict=True, description="Epochs of one trial at most (your training "
+                                                               "function: reports); the schedulers' max_t")
+    num_samples: int = Field(10, gt=0, strict=True, description="Trials (with search: grid, repeats of the grid)")
+    seed: int = Field(0, strict=True, description="Seeds the searcher and every trial's training")
+    max_concurrent: int | None = Field(None, gt=0, strict=True, description="Trials at once (default: all that "
+                                                                            "fit on the cluster)")
+    time_budget_s: float | None = Field(None, gt=0, description="Seconds for the whole search, from the "
+                                                                "command's start; trials still training then stop")
+    max_failures: int = Field(2, ge=-1, strict=True, description="Retries of a failed trial, from its latest "
+                                                                 "checkpoint (-1: no limit)")
+    data: DataSpec = Field(DataSpec(), description="What the built-in training loop trains on")
+    model: str = Field("mlp", description="mlp, cnn (image-shaped data such as digits), or your model as "
+                                          "FILE.py:NAME or package.module:NAME")
+    trainable: str | None = Field(None, description="Your Ray Tune function trainable, FILE.py:NAME or "
+                                                    "package.module:NAME; model and data are then not used")
+    scheduler: SchedulerSpec = Field(SchedulerSpec(), description="Ray Tune's trial scheduler: a name, or a "
+                                                                  "mapping of name and the options of Ray's class")
+    search: SearchSpec = Field(SearchSpec(), description="Ray Tune's searcher: a name, or a mapping of name and "
+                                                         "its options (hyperopt; random with pbt, bohb with hb_bohb)")
+    resources: ResourcesSpec = Field(ResourcesSpec(), description="What each trial holds on the cluster")
+    checkpoint_every: int = Field(1, gt=0, strict=True, description="Epochs between checkpoints (and always at "
+                                                                    "the last epoch)")
+    keep_checkpoints: int = Field(2, gt=0, strict=True, description="Once the run ends, each trial keeps its best "
+                                                                    "N checkpoints by the metric and its latest "
+                                                                    "(pbt: all)")
+    storage: str = Field("./runs", description="Results folder, or a URI (s3://..., gs://...) that every node "
+                                               "can reach; an experiment goes to STORAGE/NAME")
+    tracking: TrackingSpec = Field(TrackingSpec(), description="Tracking besides the experiment folder")
+    space: dict[str, Any] = Field({}, description="The search space: hyperparameter names, each a constant or "
+                                                  "a distribution")
     source: str = ""  # the file this spec came from
     warm_start: WarmStartSpec | None = None  # set by --warm-start / extend, not in files
     extends: str | None = None
