@@ -88,17 +88,20 @@ def shipment(folder: str | Path, storage_path: str, source: str, limit: int | No
     return Shipment({"working_dir": str(folder), "excludes": patterns}, files, size, secrets)
 
 
+def _bytes(size: int) -> str:
+    return f"{size / MIB:.1f} MiB" if size >= MIB else f"{size / 1024:.1f} KiB" if size >= 1024 else f"{size} bytes"
+
+
 def describe(shipment: Shipment, folder: str | Path, source: str) -> list[tuple[int, str]]:
     """The lines that tell the user what is sent (info) and which secrets stay behind (warning)."""
-    size = (f"{shipment.size / MIB:.1f} MiB" if shipment.size >= MIB else f"{shipment.size / 1024:.1f} KiB"
-            if shipment.size >= 1024 else f"{shipment.size} bytes")
-    lines = [(logging.INFO, f"{source}: sending {len(shipment.files)} files ({size}) of {folder} to every node")]
-    if shipment.secrets:
-        names = ", ".join(p.as_posix() for p in shipment.secrets[:SHOWN])
-        more = f" and {len(shipment.secrets) - SHOWN} more" if len(shipment.secrets) > SHOWN else ""
-        lines.append((logging.WARNING, f"{source}: {len(shipment.secrets)} files of {folder} look like secrets and "
-                                       f"are never sent to the nodes: {names}{more}; a trial that needs one must get "
-                                       "it another way (an environment variable, the cloud's secret store)"))
+    files, secrets = len(shipment.files), shipment.secrets
+    lines = [(logging.INFO, f"{source}: sending {files} files ({_bytes(shipment.size)}) of {folder} to every node")]
+    if secrets:
+        names = ", ".join(p.as_posix() for p in secrets[:SHOWN]) + (
+            f" and {len(secrets) - SHOWN} more" if len(secrets) > SHOWN else "")
+        lines.append((logging.WARNING, f"{source}: {len(secrets)} files of {folder} look like secrets and are never "
+                                       f"sent to the nodes: {names}; a trial that needs one must find it on its node "
+                                       "(an instance role, a secret store)"))
     return lines
 
 
