@@ -199,12 +199,11 @@ COMMANDS = {"tune": cmd_tune, "resume": cmd_resume, "extend": cmd_extend, "valid
 def _show_library_messages() -> None:
     """What raytune_app's modules log (info and up: e.g. what is sent to every node) goes to stderr as plain
     lines: below the CLI, code logs instead of printing."""
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(message)s"))
     library = logging.getLogger("raytune_app")
-    if not library.handlers:
-        handler = logging.StreamHandler(sys.stderr)
-        handler.setFormatter(logging.Formatter("%(message)s"))
-        library.addHandler(handler)
-        library.setLevel(logging.INFO)
+    library.handlers = [handler]  # this call's stderr, in place of an earlier call's (tests call main() again)
+    library.setLevel(logging.INFO)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
