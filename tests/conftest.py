@@ -64,7 +64,8 @@ def cluster(monkeypatch_module):
     yield state, env
     down = subprocess.run([sys.executable, "-m", "raytune_app", "cluster-local", "down"], env=env,
                           capture_output=True, text=True, timeout=120)
-    assert down.returncode == 0 and "stopped 3 node(s)" in down.stdout
+    # `down` counts the nodes it found running: a test may have killed one
+    assert down.returncode == 0 and down.stdout.startswith("stopped "), down.stdout + down.stderr
     from raytune_app.cluster.local import pids_of
 
     assert not any(pids_of(Path(n["temp_dir"]), port) for n in state["nodes"])

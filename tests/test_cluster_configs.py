@@ -115,8 +115,9 @@ def test_cloud_clusters_offer_a_multi_gpu_worker_type_for_data_parallel_trials(n
 @pytest.mark.parametrize("path", RAY_UP_FILES, ids=lambda p: p.name)
 def test_ray_up_config_installs_the_project_and_keeps_the_dashboard_local(path):
     config = _load(path)
-    # file_mounts copy the repository (paths relative to its root, where `ray up` runs) to ~/raytune-app
-    mounts = config["file_mounts"]
+    # file_mounts copy the repository (paths relative to its root, where `ray up` runs) to ~/raytune-app, and
+    # Ray's auth token (test_every_config_turns_on_token_authentication)
+    mounts = {remote: local for remote, local in config["file_mounts"].items() if remote != TOKEN_FILE}
     assert mounts and all(remote.startswith("~/raytune-app") for remote in mounts)
     for local in mounts.values():
         assert (REPO / local).exists(), f"file_mounts source {local} is not in the repository"
@@ -139,6 +140,69 @@ def test_ray_is_pinned_to_one_version_everywhere():
     spec = _load(KUBERAY)["spec"]["rayClusterSpec"]
     versions.add(spec["rayVersion"])
     assert len(versions) == 1, f"ray versions differ across cluster/: {sorted(versions)}"
+
+
+# --- Ray's token authentication: on in every config ----------------------------------------------------------
+
+TOKEN_FILE = "~/.ray/auth_token"  # where `ray get-auth-token --generate` writes the token, and Ray reads it
+
+
+def _bashrc_auth_mode(commands: list[str], home: Path) -> str:
+    """RAY_AUTH_MODE in a shell on a node after the config's commands that write ~/.bashrc ran there (in an
+    empty home): Ray's command runner sources ~/.bashrc before every command, `ray start` included."""
+    import subprocess
+
+    home.mkdir(parents=True, exist_ok=True)
+    env = {"HOME": str(home), "PATH": "/usr/bin:/bin"}
+    for command in commands:
+        if ".bashrc" in command:
+            subprocess.run(["bash", "-c", command], env=env, check=True, capture_output=True, timeout=30)
+    done = subprocess.run(["bash", "-c", 'source ~/.bashrc 2>/dev/null; printf %s "$RAY_AUTH_MODE"'], env=env,
+                          capture_output=True, text=True, timeout=30)
+    return done.stdout
+
+
+def token_auth_problems(config: dict, home: Path) -> list[str]:
+    """Why a config would start a Ray cluster without token authentication (none: it is on)."""
+    problems = [f"sets RAY_AUTH_MODE={mode}" for text in _strings(config)
+                for mode in re.findall(r"RAY_AUTH_MODE=['\"]?(\w*)", text) if mode != "token"]
+    if config.get("kind") == "RayJob":
+        if config["spec"]["rayClusterSpec"].get("authOptions", {}).get("mode") != "token":
+            problems.append("rayClusterSpec.authOptions.mode is not token")
+        return problems
+    if config.get("file_mounts", {}).get(TOKEN_FILE) != TOKEN_FILE:
+        problems.append(f"file_mounts does not copy your {TOKEN_FILE} to the nodes' {TOKEN_FILE}")
+    commands = [c for key in ("initialization_commands", "setup_commands", "head_setup_commands",
+                              "worker_setup_commands") for c in config.get(key) or []]
+    if _bashrc_auth_mode(commands, home) != "token":
+        problems.append("the nodes' shells (and so `ray start`) do not get RAY_AUTH_MODE=token")
+    return problems
+
+
+@pytest.mark.parametrize("path", YAML_FILES, ids=lambda p: p.name)
+def test_every_config_turns_on_token_authentication(path, tmp_path):
+    assert token_auth_problems(_load(path), tmp_path / "home") == []
+
+
+def test_the_token_check_catches_a_config_without_it(tmp_path):
+    for path in RAY_UP_FILES:
+        config = _load(path)
+        config["file_mounts"].pop(TOKEN_FILE)
+        config["setup_commands"] = [c for c in config["setup_commands"] if "RAY_AUTH_MODE" not in c]
+        assert len(token_auth_problems(config, tmp_path / path.name)) == 2, path.name
+        config = _load(path)
+        config["head_start_ray_commands"][-1] = "RAY_AUTH_MODE=disabled " + config["head_start_ray_commands"][-1]
+        assert token_auth_problems(config, tmp_path / f"{path.name}-2") == ["sets RAY_AUTH_MODE=disabled"]
+    job = _load(KUBERAY)
+    job["spec"]["rayClusterSpec"].pop("authOptions")
+    assert token_auth_problems(job, tmp_path) == ["rayClusterSpec.authOptions.mode is not token"]
+
+
+def test_the_walkthrough_says_how_the_token_is_provided():
+    text = (CLUSTER / "README.md").read_text()
+    for step in ("ray get-auth-token --generate", "export RAY_AUTH_MODE=token", TOKEN_FILE, "RAY_AUTH_TOKEN",
+                 "authOptions"):
+        assert step in text, step
 
 
 # --- the KubeRay RayJob ---------------------------------------------------------------------------------------

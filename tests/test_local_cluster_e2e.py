@@ -5,6 +5,7 @@ runtime env (the user's folder is on no worker's path), job submission, and, las
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -114,10 +115,38 @@ def test_rank_0_checkpoints_are_the_trials_own_and_export_like_any(one_and_two_w
 TINY = {"num_samples": 3, "max_epochs": 2, "scheduler": "fifo", "search": "random"}
 
 
+# files that must never leave this machine, at the top and nested (and a .rayignore that tries to ship .env)
+SECRETS = [".env", ".netrc", "id_rsa.pem", ".aws/credentials", ".ssh/id_rsa", "data/.env", "models/.netrc",
+           "deep/copy/.aws/credentials", "deep/copy/.ssh/id_rsa", "deep/copy/id_rsa.pem", "server.key", "cert.p12",
+           ".git-credentials", ".pypirc", ".docker/config.json", "deep/credentials.json"]
+# ordinary files, some with names like a secret's; data/cache.bin is listed in data/.gitignore
+ORDINARY = ["keys.py", "environment.py", "netrc_notes.txt", "data/tokenizer.json", "data/.gitignore", ".rayignore"]
+# imported by every process that imports models.net: the files (and sizes) of the folder it was imported from
+PROBE = """
+import json, os
+_root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+_files = {{}}
+for _dir, _subdirs, _names in os.walk(_root):
+    _subdirs[:] = [d for d in _subdirs if d not in ("__pycache__", "runs")]
+    for _name in _names:
+        _path = os.path.join(_dir, _name)
+        _files[os.path.relpath(_path, _root)] = os.path.getsize(_path)
+with open({log!r}, "a") as _f:
+    _f.write(json.dumps({{"root": _root, "files": _files}}) + "\\n")
+"""
+
+
 @pytest.fixture(scope="module")
 def code(tmp_path_factory):
     folder = tmp_path_factory.mktemp("travelling")
-    return write_user_code(folder, log=str(folder.parent / "imports.log"))
+    write_user_code(folder, log=str(folder.parent / "imports.log"))
+    for name in SECRETS + ORDINARY + ["data/cache.bin"]:
+        (folder / name).parent.mkdir(parents=True, exist_ok=True)
+        (folder / name).write_text(f"{name}\n")
+    (folder / ".rayignore").write_text("!.env\n")
+    (folder / "data" / ".gitignore").write_text("cache.bin\n")
+    (folder / "models" / "__init__.py").write_text(PROBE.format(log=str(folder.parent / "shipped.log")))
+    return folder
 
 
 def imports(code: Path) -> list[str]:
@@ -147,20 +176,30 @@ def cluster_root(cluster):
     return Path(state["nodes"][0]["temp_dir"]).parent
 
 
+def shipped(code: Path) -> list[dict]:
+    """What each import of models.net saw of its folder (PROBE), one entry per import; emptied."""
+    log = code.parent / "shipped.log"
+    lines = log.read_text().splitlines() if log.exists() else []
+    log.unlink(missing_ok=True)
+    return [json.loads(line) for line in lines]
+
+
 @pytest.fixture(scope="module")
 def model_and_loader(cluster, code):
-    """The user's model trained on the user's loader's data, the loader run on the workers: one run."""
+    """The user's model trained on the user's loader's data, the loader run on the workers: one run. Returns
+    the experiment, the folders the user's files were imported from, the CLI's output and what PROBE saw."""
     state, _ = cluster
     spec = write_experiment(code / "model.yaml", model="models/net.py:Net", space={"width": {"choice": [16, 32]}},
                             data={"loader": "data/load.py:load", "on_workers": True}, **TINY)
     imports(code)
+    shipped(code)
     out = run_cli("tune", spec, "--storage", code / "runs", "--address", state["address"])
     assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]
-    return code / "runs" / "model", imports(code)
+    return code / "runs" / "model", imports(code), out, shipped(code)
 
 
 def test_a_user_model_reaches_every_node(cluster_root, code, model_and_loader):
-    exp, folders = model_and_loader
+    exp, folders, *_ = model_and_loader
     assert_travelled(folders, code, cluster_root, exp, "models")
     summary = json.loads((exp / "summary.json").read_text())
     assert summary["best"]["val_accuracy"] > 0.3
@@ -168,8 +207,27 @@ def test_a_user_model_reaches_every_node(cluster_root, code, model_and_loader):
 
 
 def test_a_user_loader_runs_on_the_workers(cluster_root, code, model_and_loader):
-    exp, folders = model_and_loader
+    exp, folders, *_ = model_and_loader
     assert_travelled(folders, code, cluster_root, exp, "data")
+
+
+def test_no_secret_reaches_the_nodes_and_the_driver_says_what_it_sends(cluster_root, code, model_and_loader):
+    """Seen from inside the trials, on the other nodes: their copy of the folder holds the code and none of the
+    secrets, and it is exactly the files (and bytes) the driver said it sends."""
+    _, _, out, seen = model_and_loader
+    copies = [s for s in seen if not s["root"].startswith(str(code))]
+    assert all(s["root"].startswith(str(cluster_root)) for s in copies), seen
+    nodes = {Path(s["root"]).parts[len(cluster_root.parts)] for s in copies}
+    assert len(nodes) >= 2 and nodes - {"node1"}, nodes  # trials on the other nodes too
+    said = re.search(rf"sending (\d+) files \(([0-9.]+) KiB\) of {re.escape(str(code))} to every node", out.stderr)
+    assert said, out.stderr[-3000:]
+    for copy in copies:
+        files = copy["files"]
+        assert not set(SECRETS) & set(files), (copy["root"], sorted(files))
+        assert {"models/net.py", "models/__init__.py", "data/load.py", "train.py", "model.yaml", *ORDINARY} <= set(files)
+        assert "data/cache.bin" not in files  # a nested .gitignore is honoured
+        assert (len(files), f"{sum(files.values()) / 1024:.1f}") == (int(said.group(1)), said.group(2))
+    assert f"{len(SECRETS)} files of {code} look like secrets and are never sent to the nodes: " in out.stderr
 
 
 def test_a_user_training_function_reaches_every_node(cluster, cluster_root, code):

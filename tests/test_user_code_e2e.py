@@ -218,24 +218,6 @@ def test_a_training_function_that_cannot_take_a_config_is_refused(code):
     assert "trainable: two.py:train(config, data) cannot be called so: missing a required argument: 'data'" in str(err.value)
 
 
-def test_the_code_folder_is_refused_over_rays_package_limit(tmp_path):
-    from raytune_app.cluster.runtime_env import code_runtime_env
-    from raytune_app.errors import InputError
-
-    (tmp_path / "net.py").write_text("x = 1\n")
-    for skipped in ("runs/big.bin", ".git/objects/big.bin", "out/big.bin"):
-        (tmp_path / skipped).parent.mkdir(parents=True, exist_ok=True)
-        (tmp_path / skipped).write_bytes(b"0" * 4096)
-    (tmp_path / ".rayignore").write_text("out/\n")
-    env = code_runtime_env(tmp_path, str(tmp_path / "runs"), "e.yaml", limit=1024)  # only net.py counts
-    assert env["working_dir"] == str(tmp_path) and "runs/" in env["excludes"] and "out/" in env["excludes"]
-    (tmp_path / "data.bin").write_bytes(b"0" * 4096)
-    with pytest.raises(InputError) as err:
-        code_runtime_env(tmp_path, str(tmp_path / "runs"), "e.yaml", limit=1024)
-    assert str(err.value).startswith(f"e.yaml: the experiment's folder {tmp_path} holds 0.0 MiB of files")
-    assert "over Ray's package limit" in str(err.value)
-
-
 @pytest.mark.parametrize("example", ["neural_net.yaml", "custom_loader.yaml", "custom_training.yaml"])
 def test_shipped_examples_run(ray_address, tmp_path, example):
     out = run_cli("tune", REPO / "search_spaces" / example, "--storage", tmp_path, "--address", ray_address,

@@ -212,9 +212,20 @@ COMMANDS = {"tune": cmd_tune, "resume": cmd_resume, "extend": cmd_extend, "valid
             **{name: run for name, (_, run) in EXTRA_COMMANDS.items()}}
 
 
+def _show_library_messages() -> None:
+    """What raytune_app's modules log (info and up: e.g. what is sent to every node) goes to stderr as plain
+    lines: below the CLI, code logs instead of printing."""
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(message)s"))
+    library = logging.getLogger("raytune_app")
+    library.handlers = [handler]  # this call's stderr, in place of an earlier call's (tests call main() again)
+    library.setLevel(logging.INFO)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the `raytune-app` console script."""
     args = build_parser().parse_args(argv)
+    _show_library_messages()
     try:
         return COMMANDS[args.command](args)
     except InputError as exc:
