@@ -1,10 +1,10 @@
 """Finds uses of Ray's private names and formats in raytune-app's code outside raytune_app/ray_compat/.
 
-What counts (the developer guide's list): a private Ray module (a path part with a leading underscore) or
-an underscore name imported from Ray, a string naming one (a logger), a `RAY_*`/`TUNE_*` setting, Ray's
-experiment-state file names and format markers, a leading-underscore method of a Ray class overridden or
-called in a subclass, a leading-underscore attribute read on an object the code did not make, and a Ray
-module's attribute replaced (monkey-patching).
+What counts (the developer guide's list): a private Ray module (a path part with a leading underscore), an
+underscore (or undocumented) name imported from Ray, a string naming a private module (a logger), a
+`RAY_*`/`TUNE_*` setting, Ray's experiment-state file names and format markers, an underscore method of a Ray
+class overridden in a subclass, an underscore attribute that the code uses but never defines itself, and a
+Ray module's attribute replaced (monkey-patching).
 """
 
 from __future__ import annotations
@@ -13,7 +13,6 @@ import ast
 import importlib
 import inspect
 import re
-import sys
 from pathlib import Path
 
 FENCE = "ray_compat"
@@ -21,6 +20,7 @@ PRIVATE_MODULE = re.compile(r"\bray(\.\w+)*\._[a-z]\w*")
 SETTING = re.compile(r"^(RAY|TUNE)_[A-Za-z0-9_]+$")
 STATE_FORMAT = ("experiment_state", "tuner.pkl", "searcher-state", "search_gen_state", "trial_data",
                 "CLOUDPICKLE_FALLBACK")
+UNDOCUMENTED = {"SCHEDULER_IMPORT", "SEARCH_ALG_IMPORT"}  # Ray's registries behind create_scheduler/_searcher
 NOT_RAY = {"os", "sys"}  # modules whose underscore names (os._exit) are the standard library's
 
 
@@ -60,7 +60,7 @@ def _defined_here(tree: ast.AST) -> set[str]:
 
 
 def _ray_overrides(module_name: str) -> list[str]:
-    """Underscore methods of Ray classes that this module's classes override or call on themselves."""
+    """Underscore methods of Ray classes that this module's classes (or their mixins outside the fence) override."""
     module = importlib.import_module(module_name)
     found = []
     for cls in vars(module).values():
@@ -89,7 +89,8 @@ def findings(path: Path, root: Path) -> list[str]:
         elif isinstance(node, ast.ImportFrom) and (node.module or "").split(".")[0] == "ray":
             if PRIVATE_MODULE.search(node.module):
                 found.append(f"imports {node.module}")
-            found += [f"imports {node.module}.{a.name}" for a in node.names if _private(a.name)]
+            found += [f"imports {node.module}.{a.name}" for a in node.names
+                      if _private(a.name) or a.name in UNDOCUMENTED]
         elif isinstance(node, ast.Constant) and isinstance(node.value, str) and id(node) not in docstrings:
             text = node.value
             if PRIVATE_MODULE.search(text) or SETTING.match(text) or any(f in text for f in STATE_FORMAT):
@@ -103,11 +104,7 @@ def findings(path: Path, root: Path) -> list[str]:
             targets = node.targets if isinstance(node, ast.Assign) else [node.target]
             found += [f"replaces {t.value.id}.{t.attr}" for t in targets if isinstance(t, ast.Attribute)
                       and isinstance(t.value, ast.Name) and t.value.id in aliases]
-    relative = path.relative_to(root.parent)
-    module_name = ".".join(relative.with_suffix("").parts)
-    if str(root.parent) not in sys.path:
-        sys.path.insert(0, str(root.parent))
-    found += _ray_overrides(module_name)
+    found += _ray_overrides(".".join(path.relative_to(root.parent).with_suffix("").parts))
     return found
 
 
