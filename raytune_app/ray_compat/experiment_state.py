@@ -129,7 +129,7 @@ def saved_trials(path: str) -> list[SavedTrial] | None:
         return None
     try:
         return [_saved_trial(entry) for entry in state["trial_data"]]
-    except (ValueError, TypeError, KeyError):
+    except (ValueError, TypeError, KeyError, AttributeError):  # not Ray's layout
         return None
 
 
