@@ -11,18 +11,13 @@ import ray
 
 from raytune_app import storage
 from raytune_app.errors import InputError
+from raytune_app.ray_compat.settings import without_idle_workers
 
 
 MIB = 1024**2
 OBJECT_STORE_FLOOR = 200 * MIB  # Tune's results and Ray's own objects, whatever the data
 OBJECT_STORE_COPIES = 4  # the data is put once (tune.with_parameters); room for data-parallel workers' copies
 OBJECT_STORE_SHARE = 0.3  # Ray's default share of memory: data needing more is left to Ray's own sizing
-# When the first driver connects, Ray's raylet starts an idle worker per CPU for the job's tasks. Tune's trial
-# actors never use them (Tune gives them a runtime environment of their own, so Ray starts a worker for each),
-# and on a small machine those idle workers only compete with the first trial's start: without them a local
-# run's first result came 0.3 s sooner on 2 cores (README, Performance). Ray reads its system settings from
-# RAY_<name> environment variables when its processes start; a value the user set is kept.
-NO_IDLE_WORKERS = "RAY_prestart_worker_first_driver"
 
 
 def object_store_bytes(data_bytes: int, memory_bytes: int) -> int | None:
@@ -40,11 +35,12 @@ def physical_memory() -> int:
 def connect(address: str | None, dashboard: bool = False, dashboard_host: str = "127.0.0.1",
             data_bytes: int = 0) -> None:
     """Join the cluster at `address`, or start a local Ray on every core of this machine, its object
-    store sized to `data_bytes` (see object_store_bytes), without idle workers (see NO_IDLE_WORKERS)."""
+    store sized to `data_bytes` (see object_store_bytes), without idle workers (ray_compat/settings.py: on a
+    small machine they only slow the first trial's start)."""
     if address:
         ray.init(address=address, logging_level=logging.WARNING)
     else:
-        os.environ.setdefault(NO_IDLE_WORKERS, "0")
+        without_idle_workers()
         ray.init(include_dashboard=dashboard, dashboard_host=dashboard_host, logging_level=logging.WARNING,
                  object_store_memory=object_store_bytes(data_bytes, physical_memory()))
 

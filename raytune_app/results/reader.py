@@ -5,7 +5,7 @@ An experiment folder (STORAGE/NAME, a local path or a URI) holds
 - Ray's `trial_*/result.json`: one JSON line per reported epoch, each with the trial's id, its
   experiment tag (the searcher's proposal number first) and, for an epoch that saved one, the
   checkpoint folder's name (`checkpoint_dir_name`);
-- Ray's experiment state, which knows each trial's status (read through `ExperimentAnalysis`);
+- Ray's experiment state, which knows each trial's status (read as plain JSON, never unpickled);
 - once an invocation has ended, our `summary.json` and `trials.csv` (statuses, best trial, test score).
 
 Reading needs neither Ray nor PyTorch when the summary is there, so reports are quick.
@@ -183,15 +183,15 @@ class RayTrial:
 
 
 def ray_trials(path: str) -> dict[str, RayTrial] | None:
-    """Ray's own record of the trials (via its public ExperimentAnalysis); None when it cannot be read
+    """Ray's own record of the trials, read as plain JSON: its pickled parts are never decoded, so opening a
+    folder someone sent runs none of its code (ray_compat/experiment_state.py); None when it cannot be read
     (no experiment state written yet, or one being written)."""
-    try:
-        from ray.tune import ExperimentAnalysis
+    from raytune_app.ray_compat.experiment_state import saved_trials
 
-        trials = ExperimentAnalysis(path).trials
-    except Exception:  # Ray raises several kinds here: missing, partial or foreign state
+    trials = saved_trials(path)
+    if trials is None:
         return None
-    return {t.trial_id: RayTrial(t.status, t.config or {}, proposal_number({"experiment_tag": t.experiment_tag}))
+    return {t.trial_id: RayTrial(t.status, t.config, proposal_number({"experiment_tag": t.experiment_tag}))
             for t in trials}
 
 

@@ -127,7 +127,7 @@ def run(tuner, spec: ExperimentSpec, dataset, path: str, conn: Connection) -> in
     from raytune_app.results.summary import summarize
     from raytune_app.results.wall_time import record_end
     from raytune_app.run.interrupts import graceful_interrupts
-    from raytune_app.run.restore import mark_errored
+    from raytune_app.ray_compat.experiment_state import mark_errored
     from raytune_app.run.staging import space_out_start
     from raytune_app.run.tracking import record_outcome
     from raytune_app.run.tuner import trial_id_of
@@ -138,7 +138,7 @@ def run(tuner, spec: ExperimentSpec, dataset, path: str, conn: Connection) -> in
         results = tuner.fit()
     missing = missing_metric_problem(spec, results)
     errored = [trial_id_of(r) for r in results if r.error is not None]
-    mark_errored(path, errored)  # so that `resume --restart-errored` starts them over (see restore.py)
+    mark_errored(path, errored)  # so that `resume --restart-errored` starts them over (see there)
     summary = summarize(path, spec, errored, _test_scores(spec, dataset))
     if spec.scheduler.name != "pbt":  # PBT hands checkpoints from trial to trial: all of them stay
         prune(path, spec.metric, spec.mode, spec.keep_checkpoints)

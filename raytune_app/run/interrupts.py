@@ -9,10 +9,12 @@ import threading
 from contextlib import contextmanager
 from typing import Iterator
 
+from raytune_app.ray_compat.interrupts import ask_tune_to_stop, leave_sigint_to_us
+
 
 @contextmanager
 def graceful_interrupts() -> Iterator[threading.Event]:
-    """Within the block, SIGINT/SIGTERM ask Ray Tune to stop and save (its SIGUSR1 hook);
+    """Within the block, SIGINT/SIGTERM ask Ray Tune to stop and save (ray_compat/interrupts.py);
     a second one exits with 130 at once. The event tells whether a stop was asked."""
     stop = threading.Event()
 
@@ -23,9 +25,9 @@ def graceful_interrupts() -> Iterator[threading.Event]:
         stop.set()
         print("\nStopping: saving the experiment's state (Ctrl-C again to quit at once) ...",
               file=sys.stderr, flush=True)
-        os.kill(os.getpid(), signal.SIGUSR1)  # Ray Tune ends the run and snapshots it on SIGUSR1
+        ask_tune_to_stop()
 
-    os.environ["TUNE_DISABLE_SIGINT_HANDLER"] = "1"  # ours replaces Ray's, which does the same once
+    leave_sigint_to_us()  # ours replaces Ray's, which does the same once
     previous = {sig: signal.signal(sig, handler) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
         yield stop

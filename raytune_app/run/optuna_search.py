@@ -4,19 +4,16 @@ Ray's searchers learn from a trial that ASHA (or --time-budget) stopped at epoch
 were a finished trial's result: TPE then compares an undertrained network with fully trained ones. Optuna
 has a state for exactly this, PRUNED: its TPE ranks pruned trials after the complete ones, by the step they
 reached and then by their value there (the intermediate values OptunaSearch.on_trial_result already reports
-per epoch). Ray's OptunaSearch tells a trial PRUNED only when it ended without any result, so this subclass
-tells the study itself, after reporting the last result too: when a scheduler stops a trial, Ray hands that
-result to on_trial_complete only, and a trial ASHA stopped at epoch 1 would reach Optuna without any value.
-That needs OptunaSearch's internals (Ray has no public hook for it): `_ot_trials`
-(Ray trial id -> Optuna trial), `_ot_study`, and `_completed_trials` (what it keeps to ignore a second
-completion), used as OptunaSearch.on_trial_complete uses them in Ray 2.60's optuna_search.py.
+per epoch). Ray's OptunaSearch tells a trial PRUNED when it ends without a result, so this subclass reports the
+last result as an intermediate value (when a scheduler stops a trial, Ray hands that result to
+on_trial_complete only, and a trial ASHA stopped at epoch 1 would reach Optuna without any value), then
+completes the trial without a result: public methods only.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from optuna.trial import TrialState
 from ray.tune.result import TRAINING_ITERATION
 from ray.tune.search.optuna import OptunaSearch
 
@@ -40,11 +37,11 @@ class PrunedAwareOptunaSearch(OptunaSearch):
         """A trial that ended without error before max_epochs (and did not diverge) is told PRUNED; the rest
         as Ray tells them. The one classification of statuses (results/status.py) decides which is which."""
         status = classify(result, "ERROR" if error else "TERMINATED", self._max_epochs)
-        if status != "early_stopped" or trial_id in self._completed_trials:
+        if status != "early_stopped":
             super().on_trial_complete(trial_id, result=result, error=error)
             return
         if self._last_step.get(trial_id) != result[TRAINING_ITERATION]:  # the result that made it stop
             self.on_trial_result(trial_id, result)
-        # values=None: Optuna takes a pruned trial's value from its last intermediate value
-        self._ot_study.tell(self._ot_trials[trial_id], state=TrialState.PRUNED)
-        self._completed_trials.add(trial_id)
+        # no result: OptunaSearch tells the study PRUNED, and Optuna takes a pruned trial's value from its last
+        # intermediate value (OptunaSearch ignores a second completion of a trial itself)
+        super().on_trial_complete(trial_id, result=None, error=False)

@@ -1,12 +1,15 @@
 """Scheduler names -> Ray Tune's own schedulers (`tune.create_scheduler`), with our defaults.
 
-HyperBand and HyperBandForBOHB come through subclasses that mend one Ray 2.60 bug (`_SavesStoppedPauses`)."""
+HyperBand and HyperBandForBOHB come through subclasses that mend one Ray 2.60 bug (`_SavesStoppedPauses`), with
+the one private name that needs (ray_compat/controller.py)."""
 
 from __future__ import annotations
 
 from ray import tune
-from ray.tune.schedulers import HyperBandForBOHB, HyperBandScheduler
+from ray.tune.schedulers import (AsyncHyperBandScheduler, FIFOScheduler, HyperBandForBOHB, HyperBandScheduler,
+                                 MedianStoppingRule, PopulationBasedTraining)
 
+from raytune_app.ray_compat.controller import save_trial_again
 from raytune_app.spec.options import pbt_mutations, scheduler_kwargs
 
 # our short names -> the names `tune.create_scheduler` knows
@@ -25,12 +28,11 @@ class _SavesStoppedPauses:
     A PAUSED trial has no actor, so when the scheduler stops it (HyperBand ending a bracket) its status turns
     TERMINATED in memory but stays PAUSED in the saved experiment state: the run ends, and every reader of
     the state (our summary, Ray's ExperimentAnalysis) sees an unfinished trial that a resume would train on.
-    Ray calls `on_trial_remove` as it stops such a trial, so the trial is marked there to be saved again.
-    `_mark_trial_to_checkpoint` is the controller's private name for that: no public one exists."""
+    Ray calls `on_trial_remove` as it stops such a trial, so the trial is marked there to be saved again."""
 
     def on_trial_remove(self, tune_controller, trial) -> None:
         super().on_trial_remove(tune_controller, trial)
-        tune_controller._mark_trial_to_checkpoint(trial)
+        save_trial_again(tune_controller, trial)
 
 
 class HyperBandSavingPauses(_SavesStoppedPauses, HyperBandScheduler):
@@ -45,12 +47,20 @@ class HyperBandForBOHBSavingPauses(_SavesStoppedPauses, HyperBandForBOHB):
 OURS = {"hyperband": HyperBandSavingPauses, "hb_bohb": HyperBandForBOHBSavingPauses}
 
 
+# our short names -> the public Ray classes `tune.create_scheduler` makes of them (a contract test checks it)
+CLASSES = {
+    "asha": AsyncHyperBandScheduler,
+    "hyperband": HyperBandScheduler,
+    "median": MedianStoppingRule,
+    "pbt": PopulationBasedTraining,
+    "fifo": FIFOScheduler,
+    "hb_bohb": HyperBandForBOHB,
+}
+
+
 def scheduler_class(name: str) -> type:
     """The Ray class behind a scheduler name."""
-    from ray.tune.schedulers import SCHEDULER_IMPORT
-
-    cls = SCHEDULER_IMPORT[RAY_NAMES[name]]
-    return cls if isinstance(cls, type) else cls()
+    return CLASSES[name]
 
 
 def build_scheduler(spec) -> "tune.schedulers.TrialScheduler":

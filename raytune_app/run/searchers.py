@@ -8,6 +8,7 @@ that learn from results sit behind a ConcurrencyLimiter.
 
 from __future__ import annotations
 
+import importlib
 from typing import Any
 
 from ray import tune
@@ -15,15 +16,21 @@ from ray import tune
 from raytune_app.spec.options import searcher_kwargs
 from raytune_app.spec.space import to_hyperopt_space, to_param_space
 
-# our names -> the names of `ray.tune.search.SEARCH_ALG_IMPORT` (grid is Ray's basic variant generator too)
+# our names -> the names `tune.create_searcher` knows (grid is Ray's basic variant generator too)
 RAY_NAMES = {"hyperopt": "hyperopt", "optuna": "optuna", "bohb": "bohb", "random": "random", "grid": "random"}
+# our names -> (module, class) of the public Ray class `tune.create_searcher` makes (a contract test checks it);
+# imported on use: each imports its optimiser library
+CLASSES = {"hyperopt": ("ray.tune.search.hyperopt", "HyperOptSearch"),
+           "optuna": ("ray.tune.search.optuna", "OptunaSearch"),
+           "bohb": ("ray.tune.search.bohb", "TuneBOHB"),
+           "random": ("ray.tune.search", "BasicVariantGenerator"),
+           "grid": ("ray.tune.search", "BasicVariantGenerator")}
 
 
 def searcher_class(name: str) -> type:
     """The Ray class behind a searcher name."""
-    from ray.tune.search import SEARCH_ALG_IMPORT
-
-    return SEARCH_ALG_IMPORT[RAY_NAMES[name]]()
+    module, cls = CLASSES[name]
+    return getattr(importlib.import_module(module), cls)
 
 
 def _learning_searcher(spec, options: dict[str, Any], sampler: dict[str, Any], history) -> Any:

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import os
-
 from ray import tune
 
 from raytune_app import storage
 from raytune_app.data.datasets import Dataset
+from raytune_app.ray_compat.settings import configure_tune
+from raytune_app.ray_compat.usage import skip_unsent_callback_census
 from raytune_app.spec.metrics import METRICS
 from raytune_app.run.schedulers import build_scheduler
 from raytune_app.run.searchers import build_search
@@ -45,26 +45,9 @@ def trainable_for(spec: ExperimentSpec, dataset: Dataset | None):
 
 
 def _configure_tune() -> None:
-    """Ray Tune switches that fresh and restored runs share."""
-    # Ray's own TBX logger would add `ray/tune/...` scalars beside ours; we pass its CSV and JSON ones
-    os.environ["TUNE_DISABLE_AUTO_CALLBACK_LOGGERS"] = "1"
-    # the experiment's state and live files reach the storage path every 2 s (Ray's "auto" waits 10 s or more)
-    os.environ.setdefault("TUNE_GLOBAL_CHECKPOINT_S", "2")
-    _skip_unsent_callback_census()
-
-
-def _skip_unsent_callback_census() -> None:
-    """With Ray's usage stats off, skip Ray's count of the run's callbacks for those stats.
-
-    To name the callbacks, Ray imports its MLflow, W&B, Comet and Aim integrations on every run; with MLflow
-    installed that is about a second of every run's start-up (measured: 0.9 s), spent on a record that
-    is never sent when usage stats are off. Ray has no switch for it, so the one function that does it
-    (`ray.air._internal.usage.tag_callbacks`, looked up by `tune.run` at each call) is replaced here, only then."""
-    from ray._common.usage.usage_lib import usage_stats_enabled
-    from ray.air._internal import usage
-
-    if not usage_stats_enabled():
-        usage.tag_callbacks = lambda callbacks: False
+    """Ray Tune switches that fresh and restored runs share (ray_compat/settings.py, ray_compat/usage.py)."""
+    configure_tune()
+    skip_unsent_callback_census()
 
 
 def _callbacks(spec: ExperimentSpec, dataset: Dataset | None) -> list:

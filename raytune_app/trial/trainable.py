@@ -21,6 +21,7 @@ import torch
 from ray import tune
 
 from raytune_app.data.datasets import Dataset
+from raytune_app.ray_compat.settings import CHECKPOINT_LOGGER
 from raytune_app.spec.hyperparams import Hyperparams
 from raytune_app.spec.metrics import worst_value
 from raytune_app.trial.checkpoint import load_checkpoint, save_checkpoint
@@ -120,7 +121,7 @@ def report_epoch(report: Callable, metrics: dict, save: Callable[[str], None] | 
 def train_trial(config: dict, data: Dataset | None, settings: TrialSettings) -> None:
     """Train one trial, resuming from `tune.get_checkpoint()` when Ray restarts it."""
     # one "Checkpoint successfully created" line per epoch and trial would drown the driver's output
-    logging.getLogger("ray.train._internal.storage").setLevel(logging.WARNING)
+    logging.getLogger(CHECKPOINT_LOGGER).setLevel(logging.WARNING)
     torch.set_num_threads(max(1, int(settings.cpus_per_trial)))
     use_cuda = settings.gpus_per_trial > 0
     require_cuda(settings.gpus_per_trial)

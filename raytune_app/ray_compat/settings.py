@@ -1,0 +1,37 @@
+"""Ray's settings read from the environment, and the name of one of Ray's loggers.
+
+- `RAY_prestart_worker_first_driver` (private: a system setting of Ray 2.60's C++ core, ray_config_def.h, read
+  from `RAY_<name>` when Ray's processes start). When the first driver connects, the raylet starts an idle
+  worker per CPU for the job's tasks; Tune's trial actors never use them (Tune gives them a runtime environment
+  of their own), and on a small machine they only compete with the first trial's start: without them a local
+  run's first result came 0.3 s sooner on 2 cores. Public alternative checked: `ray.init(_system_config=...)`
+  is private too, and no public `ray.init` argument controls worker prestart.
+- `TUNE_DISABLE_AUTO_CALLBACK_LOGGERS`, `TUNE_GLOBAL_CHECKPOINT_S` (public: Ray Tune's documented environment
+  variables, listed in `ray.tune.constants.TUNE_ENV_VARS`); kept here so every Ray setting has one home. The
+  first leaves out Ray's own TBX logger (raytune-app passes Ray's CSV and JSON loggers and a TensorBoard logger
+  of its own); the second saves the experiment state every 2 s (Ray's "auto" waits 10 s or more). No
+  `RunConfig`/`TuneConfig` argument sets either in Ray 2.60.
+- the logger `ray.train._internal.storage` (private module), which logs "Checkpoint successfully created" at
+  INFO for every checkpoint of every trial. Public alternative checked: silencing the public parent logger
+  `ray.train` would hide Ray Train's other messages too (data-parallel trials log through it).
+"""
+
+from __future__ import annotations
+
+import os
+
+NO_IDLE_WORKERS = "RAY_prestart_worker_first_driver"  # "0": no idle workers prestarted for a driver
+NO_AUTO_LOGGERS = "TUNE_DISABLE_AUTO_CALLBACK_LOGGERS"
+STATE_SAVE_PERIOD_S = "TUNE_GLOBAL_CHECKPOINT_S"
+CHECKPOINT_LOGGER = "ray.train._internal.storage"
+
+
+def configure_tune() -> None:
+    """Tune's settings that fresh and restored runs share (a period the user set is kept)."""
+    os.environ[NO_AUTO_LOGGERS] = "1"
+    os.environ.setdefault(STATE_SAVE_PERIOD_S, "2")
+
+
+def without_idle_workers() -> None:
+    """Ask the local Ray about to start not to prestart idle workers (a value the user set is kept)."""
+    os.environ.setdefault(NO_IDLE_WORKERS, "0")
