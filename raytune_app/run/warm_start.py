@@ -3,6 +3,10 @@
 Ray's HyperOptSearch takes `points_to_evaluate` but would run them again; here the
 earlier trials' configs go into HyperOpt's own `Trials` history as finished, with
 their final metrics, so TPE starts from them instead of rediscovering them.
+
+The order, with the file's own `points_to_evaluate`: the earlier trials are told to HyperOpt as already
+evaluated before anything runs; the file's points then run first, as new trials, in the file's order; then
+TPE proposes the rest, from the earlier trials and the points' results together.
 """
 
 from __future__ import annotations
@@ -10,9 +14,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Mapping
 
-from ray.tune.search.hyperopt import HyperOptSearch
-
 from raytune_app.errors import InputError
+from raytune_app.spec.metrics import sign
 from raytune_app.spec.space import Param
 
 # statuses of trials whose value is final (a trial still running or failed may yet change)
@@ -86,23 +89,22 @@ def load_history(paths: list[str], params: Mapping[str, Param], metric: str, sou
     return History(tuple(paths), tuple(points), tuple(values), skipped)
 
 
-class WarmStartHyperOptSearch(HyperOptSearch):
-    """Ray's HyperOptSearch whose HyperOpt history starts with earlier, already-evaluated trials."""
+def add_history(searcher, history: History, mode: str) -> None:
+    """Tell Ray's HyperOptSearch (`searcher`) the earlier trials as finished. They go after the file's
+    `points_to_evaluate` in HyperOpt's trials, which Ray proposes by position: those points still run first."""
+    import hyperopt as hpo
+    from hyperopt.fmin import generate_trial
 
-    def __init__(self, *args, history: History, **kwargs):
-        self._history = history
-        super().__init__(*args, **kwargs)
+    from raytune_app.ray_compat.hyperopt import hyperopt_trials
 
-    def _setup_hyperopt(self) -> None:
-        super()._setup_hyperopt()  # creates the Trials object that TPE reads its history from
-        if not self._history.points:
-            return
-        import hyperopt as hpo
-        from hyperopt.fmin import generate_trials_to_calculate
-
-        trials = generate_trials_to_calculate(list(self._history.points))
-        for doc, value in zip(trials._dynamic_trials, self._history.values):
-            doc["state"] = hpo.base.JOB_STATE_DONE
-            doc["result"] = {"loss": self.metric_op * value, "status": hpo.STATUS_OK}
-        trials.refresh()
-        self._hpopt_trials = trials
+    if not history.points:
+        return
+    trials = hyperopt_trials(searcher)
+    docs = []
+    for tid, point, value in zip(trials.new_trial_ids(len(history.points)), history.points, history.values):
+        doc = generate_trial(tid, point)
+        # HyperOpt minimises its loss
+        doc |= {"state": hpo.JOB_STATE_DONE, "result": {"loss": -sign(mode) * value, "status": hpo.STATUS_OK}}
+        docs.append(doc)
+    trials.insert_trial_docs(docs)
+    trials.refresh()
