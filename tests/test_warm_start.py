@@ -115,6 +115,16 @@ def test_extend_adds_trials_as_a_linked_experiment(ray_address, cold):
     assert len(ordered(exp)) == 8  # the finished experiment itself is untouched
 
 
+@pytest.mark.parametrize("name", ["../escape", "a/b", ".hidden"])
+def test_extend_checks_the_name_as_tune_does(cold, name):
+    tmp, exp = cold
+    before = sorted(tmp.rglob("*"))
+    out = run_cli("extend", exp, "--num-samples", "1", "--name", name)
+    assert out.returncode == 2, out.stderr[-3000:]
+    assert out.stderr.strip() == f"{exp}: name: must be letters, digits, '.', '_' or '-', got {name!r}"
+    assert sorted(tmp.rglob("*")) == before  # nothing written, inside the storage folder or beside it
+
+
 POINTS = [{"hidden_size": 16, "lr": 0.1}, {"hidden_size": 256, "lr": 1e-4}]
 
 
