@@ -121,6 +121,30 @@ def test_every_problem_is_listed_at_once(tmp_path, capsys):
     assert "space.lr: uniform needs low < high" in err
 
 
+def test_validate_refuses_what_it_let_through(tmp_path):
+    """Issue 25: `validate` said ok to these, and `data.seed: -1` ended in scikit-learn's traceback."""
+    np.savez(tmp_path / "inf.npz", X=np.array([[0.0, 1.0], [np.inf, 2.0]] * 5), y=np.array([0, 1] * 5))
+    files = {"npz": ({"data": {"dataset": "inf.npz"}}, "data.dataset: {}/inf.npz: X holds NaN or infinite values "
+                                                        "(first in row 1)".format(tmp_path)),
+             "cpus": ({"resources": {"cpus_per_trial": float("inf")}},
+                      "resources.cpus_per_trial: input should be a finite number, got inf"),
+             "budget": ({"time_budget_s": float("inf")}, "time_budget_s: input should be a finite number, got inf"),
+             "seed": ({"data": {"seed": -1}}, "data.seed: input should be greater than or equal to 0, got -1")}
+    paths = {k: write_experiment(tmp_path / f"{k}.yaml", **fields) for k, (fields, _) in files.items()}
+    out = run_cli("validate", *paths.values(), cwd=tmp_path)
+    assert out.returncode == 2 and "Traceback" not in out.stderr and not out.stdout
+    assert out.stderr.splitlines() == [f"{paths[k]}: {line}" for k, (_, line) in files.items()]
+
+
+def test_non_finite_flags_are_bad_input(tmp_path, capsys):
+    path = write_experiment(tmp_path / "exp.yaml")
+    assert main(["tune", str(path), "--time-budget", "inf", "--cpus-per-trial", "nan"]) == 2
+    assert capsys.readouterr().err.splitlines() == [
+        f"{path}: time_budget_s: input should be a finite number, got inf",
+        f"{path}: resources.cpus_per_trial: input should be a finite number, got nan"]
+    assert not ray.is_initialized()
+
+
 def test_unwritable_storage_is_bad_input(tmp_path, capsys):
     path = write_experiment(tmp_path / "exp.yaml")
     code = main(["tune", str(path), "--storage", "/proc/raytune-cannot-write-here"])
