@@ -360,8 +360,8 @@ def _resource_problems(spec: ExperimentSpec) -> list[tuple[str, str]]:
                                    f"{k.replace('worker', 'trial')}") for k in ("cpus_per_worker", "gpus_per_worker")
                 if k in asked]
     if r.gpus_per_trial == "auto" and spec.trainable:
-        # the probe times one training step of the built-in loop (gpu_packing.py); a training function's own
-        # loop is known only to it
+        # the probe measures the GPU memory of one step of the built-in loop (run/gpu_packing.py); a training
+        # function's own loop is known only to it
         problems.append(("resources.gpus_per_trial", "auto measures one training step of the built-in loop; a "
                                                      "training function (trainable) trains its own way: give a "
                                                      "number of GPUs"))
