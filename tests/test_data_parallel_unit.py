@@ -116,7 +116,8 @@ def test_the_probe_trains_the_users_model_not_a_built_in_one(tmp_path):
         "        self.net = nn.Sequential(nn.Flatten(), nn.Linear(6, width), nn.Linear(width, num_outputs))\n\n"
         "    def forward(self, x):\n"
         "        return self.net(x)\n")
-    spec = load_spec(write_experiment(tmp_path / "auto.yaml", model="wide.py:Wide", resources={"gpus_per_trial": "auto"},
+    spec = load_spec(write_experiment(tmp_path / "auto.yaml", model="wide.py:Wide",
+                                      resources={"gpus_per_trial": "auto"},
                                       space={"width": {"choice": [8, 512, 64]}, "batch_size": 4}))
     (config,) = largest_configs(spec.params)
     probe_step(spec.model, spec.code_dir, config, _digits_like(5), torch.device("cpu"))

@@ -10,7 +10,7 @@ from ray.tune import ExperimentAnalysis
 
 from raytune_app.ray_compat.hyperopt import hyperopt_trials
 from raytune_app.run.searchers import build_search
-from raytune_app.run.warm_start import History, hyperopt_point
+from raytune_app.run.warm_start import History, hyperopt_point, load_history
 from raytune_app.spec.load import load_spec
 from raytune_app.spec.space import parse_space
 
@@ -29,6 +29,24 @@ def test_configs_map_to_hyperopt_points_or_fall_outside():
     assert hyperopt_point(params, {**config, "m": 0.5}) is None  # a different constant
     assert hyperopt_point(params, {**config, "opt": {"name": "rmsprop"}}) is None  # no such branch
     assert hyperopt_point(params, {k: v for k, v in config.items() if k != "lr"}) is None  # missing
+
+
+def test_a_trial_counts_with_the_config_of_its_best_epoch(monkeypatch):
+    """PBT changes a trial's config as it trains: its best value goes with the config that produced it (each
+    result records its own; a result without one goes with the trial's)."""
+    from raytune_app.results import reader
+
+    first, mutated = {"hidden_size": 16, "lr": 0.1}, {"hidden_size": 16, "lr": 0.01}
+    rows = [{"epoch": 1, "val_accuracy": 0.5, "checkpoint_dir_name": "checkpoint_000000", "config": first},
+            {"epoch": 2, "val_accuracy": 0.9, "checkpoint_dir_name": "checkpoint_000001", "config": mutated}]
+    trials = [reader.Trial("pbt", "completed", first, rows, order=0),
+              reader.Trial("plain", "completed", first, [{k: v for k, v in rows[0].items() if k != "config"}], order=1)]
+    experiment = reader.Experiment("old", "/old", "val_accuracy", "max", 2, {}, None, trials)
+    monkeypatch.setattr(reader, "load_experiment", lambda path: experiment)
+    params, _ = parse_space(SPACE)
+    history = load_history(["/old"], params, "val_accuracy", "f.yaml")
+    assert history.points == (hyperopt_point(params, mutated), hyperopt_point(params, first))
+    assert history.values == (0.9, 0.5)
 
 
 def test_history_is_told_as_evaluated_and_the_files_points_still_run_first(tmp_path):

@@ -1,10 +1,10 @@
 """HyperOpt's own history inside Ray's HyperOptSearch, where a warm start puts earlier trials.
 
 Why: a warm start tells HyperOpt's TPE of trials evaluated in earlier experiments, as finished, with their
-values. Ray's public API has no way to do that: `points_to_evaluate` runs its points again (and HyperOpt's
-`fmin(trials=...)` is not how Ray drives HyperOpt). Public alternatives checked (Ray 2.60): the constructor's
-`points_to_evaluate` (re-runs them); `Searcher.add_evaluated_point` and `add_evaluated_trials` (HyperOptSearch does not implement them:
-NotImplementedError). Overriding Ray's `_setup_hyperopt` to replace its `_hpopt_trials` (as raytune-app did
+values. Ray's public API has no way to do that. Public alternatives checked (Ray 2.60): the constructor's
+`points_to_evaluate` (runs its points again); `Searcher.add_evaluated_point` and `add_evaluated_trials`
+(HyperOptSearch does not implement them: NotImplementedError); HyperOpt's `fmin(trials=...)` (not how Ray
+drives HyperOpt). Overriding Ray's `_setup_hyperopt` to replace its `_hpopt_trials` (as raytune-app did
 before) also dropped the user's `points_to_evaluate`: an IndexError in `suggest` when both were given.
 
 What is relied on, checked by tests/test_ray_compat_hyperopt.py:

@@ -4,8 +4,9 @@ The probe is a Ray task on one GPU of the cluster (the driver's machine may have
 largest configs the space can produce (`largest_configs`), it builds the model a trial builds (the built-in
 one, or the user's `model: FILE.py:NAME`) and runs one training step (forward, backward, optimizer step) on
 one batch of the config's batch size, reading PyTorch's peak reserved memory. A training function of the
-user's (`trainable:`) trains its own way: `auto` is refused for it before Ray starts (spec/load.py). A trial counts as the probe's whole footprint on the device (its CUDA context included) plus a margin,
-and `gpus_per_trial` becomes 1/k for the k trials that fit in a GPU (`trials_per_gpu`).
+user's (`trainable:`) trains its own way: `auto` is refused for it before Ray starts (spec/load.py). A trial
+counts as the probe's whole footprint on the device (its CUDA context included) plus a margin, and
+`gpus_per_trial` becomes 1/k for the k trials that fit in a GPU (`trials_per_gpu`).
 
 Without a GPU anywhere in the cluster, `auto` means no GPU: the trials train on CPUs and the driver says so,
 so one file runs on a laptop and on a GPU cluster alike. A GPU that PyTorch cannot use is an error (exit 2).

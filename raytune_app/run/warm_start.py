@@ -66,8 +66,8 @@ def hyperopt_point(params: Mapping[str, Param], config: Mapping[str, Any], prefi
 
 
 def load_history(paths: list[str], params: Mapping[str, Param], metric: str, source: str) -> History:
-    """Ended trials of earlier experiments, each with its best value by the one rule for best (best.py),
-    mapped into the new space. Reads files only: a bad path is refused before Ray starts."""
+    """Ended trials of earlier experiments, each with its best value by the one rule for best (best.py) and
+    the config of that epoch, mapped into the new space. Reads files only: a bad path is refused before Ray starts."""
     from raytune_app.results.reader import load_experiment
 
     points, values, skipped = [], [], 0
@@ -77,15 +77,17 @@ def load_history(paths: list[str], params: Mapping[str, Param], metric: str, sou
         except InputError as exc:
             raise InputError([f"{source}: --warm-start: {p}" for p in exc.problems]) from None
         for trial in experiment.trials:
-            value = experiment.best_value(trial, metric)
-            if trial.status not in ENDED or value is None:
+            row = experiment.best_epoch(trial, metric)
+            if trial.status not in ENDED or row is None:
                 continue
-            point = hyperopt_point(params, trial.config)
+            # the config that produced the value: PBT changes a trial's config as it goes, and Ray records
+            # each result's own config in it (a row without one: the trial's)
+            point = hyperopt_point(params, row.get("config") or trial.config)
             if point is None:
                 skipped += 1
                 continue
             points.append(point)
-            values.append(value)
+            values.append(float(row[metric]))
     return History(tuple(paths), tuple(points), tuple(values), skipped)
 
 
