@@ -22,6 +22,8 @@ def bad_npz(kind):
             np.savez(path, X=np.zeros((5, 2)), y=np.zeros(4, dtype=int))
         elif kind == "nan":
             np.savez(path, X=np.full((5, 2), np.nan), y=np.zeros(5, dtype=int))
+        elif kind == "inf":  # in a regression target
+            np.savez(path, X=np.zeros((5, 2)), y=np.array([0.5, 1.5, -np.inf, 2.0, 1.0]))
         elif kind == "unreadable":
             path.write_bytes(b"\x00garbage")
     return make
@@ -29,6 +31,10 @@ def bad_npz(kind):
 
 def no_label_csv(path):
     path.write_text("a,b\n1,2\n3,4\n")
+
+
+def inf_csv(path):
+    path.write_text("a,b,label\n1,2,0\n3,inf,1\n5,6,0\n")
 
 
 CASES = [
@@ -55,8 +61,26 @@ CASES = [
     ({"data": {"dataset": "missing.npz"}}, "data.dataset: no such data file"),
     ({"data": {"dataset": "bad.npz"}, "_make": bad_npz("unreadable")}, "data.dataset: cannot read"),
     ({"data": {"dataset": "bad.npz"}, "_make": bad_npz("mismatch")}, "data.dataset: "),
-    ({"data": {"dataset": "bad.npz"}, "_make": bad_npz("nan")}, "contain NaN values"),
+    ({"data": {"dataset": "bad.npz"}, "_make": bad_npz("nan")},
+     "bad.npz: X holds NaN or infinite values (first in row 0)"),
+    ({"data": {"dataset": "bad.npz"}, "_make": bad_npz("inf")},
+     "bad.npz: y holds NaN or infinite values (first in row 2)"),
+    ({"data": {"dataset": "bad.csv"}, "_make": inf_csv}, "bad.csv: X holds NaN or infinite values (first in row 1)"),
     ({"data": {"dataset": "bad.csv"}, "_make": no_label_csv}, "data.dataset: "),
+    # NaN and infinities: never a setting (the spec is saved as JSON, which has neither), wherever they are
+    ({"resources": {"cpus_per_trial": float("inf")}},
+     "resources.cpus_per_trial: input should be a finite number, got inf"),
+    ({"resources": {"gpus_per_trial": float("inf")}}, "resources.gpus_per_trial: must be a number of GPUs"),
+    ({"time_budget_s": float("inf")}, "time_budget_s: input should be a finite number, got inf"),
+    ({"data": {"dataset": "synthetic", "class_sep": float("nan")}}, "data.class_sep: input should be a finite number"),
+    ({"data": {"val_fraction": float("nan")}}, "data.val_fraction: input should be a finite number"),
+    ({"space": {"lr": {"choice": [0.1, float("inf")]}}}, "space.lr.choice[1]: must be a finite number, got inf"),
+    ({"space": {"lr": 0.1, "momentum": float("nan")}}, "space.momentum: must be a finite number, got nan"),
+    ({"scheduler": {"name": "asha", "reduction_factor": float("inf")}},
+     "scheduler.reduction_factor: must be a finite number, got inf"),
+    # seeds: NumPy's (scikit-learn's split, HyperOpt, Optuna) are 0 .. 2**32 - 1
+    ({"data": {"seed": -1}}, "data.seed: input should be greater than or equal to 0, got -1"),
+    ({"seed": 2**32}, "seed: input should be less than or equal to 4294967295, got 4294967296"),
     # options raytune-app sets itself: Ray would crash on them after starting
     ({"search": {"name": "hyperopt", "random_state_seed": 3}},
      "search.random_state_seed: set by raytune-app from `seed`"),
@@ -98,6 +122,30 @@ def test_every_problem_is_listed_at_once(tmp_path, capsys):
     err = capsys.readouterr().err
     assert "mode: " in err  # pydantic problems come first; the space problems are reported with them
     assert "space.lr: uniform needs low < high" in err
+
+
+def test_validate_refuses_what_it_let_through(tmp_path):
+    """Issue 25: `validate` said ok to these, and `data.seed: -1` ended in scikit-learn's traceback."""
+    np.savez(tmp_path / "inf.npz", X=np.array([[0.0, 1.0], [np.inf, 2.0]] * 5), y=np.array([0, 1] * 5))
+    files = {"npz": ({"data": {"dataset": "inf.npz"}}, "data.dataset: {}/inf.npz: X holds NaN or infinite values "
+                                                        "(first in row 1)".format(tmp_path)),
+             "cpus": ({"resources": {"cpus_per_trial": float("inf")}},
+                      "resources.cpus_per_trial: input should be a finite number, got inf"),
+             "budget": ({"time_budget_s": float("inf")}, "time_budget_s: input should be a finite number, got inf"),
+             "seed": ({"data": {"seed": -1}}, "data.seed: input should be greater than or equal to 0, got -1")}
+    paths = {k: write_experiment(tmp_path / f"{k}.yaml", **fields) for k, (fields, _) in files.items()}
+    out = run_cli("validate", *paths.values(), cwd=tmp_path)
+    assert out.returncode == 2 and "Traceback" not in out.stderr and not out.stdout
+    assert out.stderr.splitlines() == [f"{paths[k]}: {line}" for k, (_, line) in files.items()]
+
+
+def test_non_finite_flags_are_bad_input(tmp_path, capsys):
+    path = write_experiment(tmp_path / "exp.yaml")
+    assert main(["tune", str(path), "--time-budget", "inf", "--cpus-per-trial", "nan"]) == 2
+    assert capsys.readouterr().err.splitlines() == [
+        f"{path}: time_budget_s: input should be a finite number, got inf",
+        f"{path}: resources.cpus_per_trial: input should be a finite number, got nan"]
+    assert not ray.is_initialized()
 
 
 def test_unwritable_storage_is_bad_input(tmp_path, capsys):

@@ -12,12 +12,13 @@ from torch import nn
 from raytune_app.cluster.ray_session import capacity
 from raytune_app.data.datasets import Dataset
 from raytune_app.errors import InputError
-from raytune_app.run.gpu_packing import GIB, gpu_fraction, largest_configs, trials_per_gpu
+from raytune_app.run.gpu_packing import GIB, gpu_fraction, largest_configs, probe_step, trials_per_gpu
 from raytune_app.spec.load import load_spec
 from raytune_app.spec.space import parse_space
 from raytune_app.trial.loop import train_epoch
 
 from conftest import write_experiment
+from user_code_files import write_trainable_experiment, write_user_code
 
 
 @pytest.mark.parametrize("resources, line", [
@@ -101,3 +102,37 @@ def test_trials_are_packed_by_memory_with_a_margin():
         fraction = gpu_fraction(trials)
         assert trials * fraction <= 1 and (trials + 1) * fraction > 1 - 1e-3, (trials, fraction)
     assert gpu_fraction(3) == 0.3333
+
+
+def test_the_probe_trains_the_users_model_not_a_built_in_one(tmp_path):
+    """`gpus_per_trial: auto` with `model: FILE.py:NAME`: one step of the user's model, built as trials build it
+    (here on the CPU: the GPU around it is test_data_parallel_gpu_e2e's)."""
+    log = tmp_path / "built.txt"
+    (tmp_path / "wide.py").write_text(
+        "from torch import nn\n\n\nclass Wide(nn.Module):\n"
+        "    def __init__(self, input_shape, num_outputs, width):\n"
+        "        super().__init__()\n"
+        f"        open({str(log)!r}, 'a').write(f'{{width}}\\n')\n"
+        "        self.net = nn.Sequential(nn.Flatten(), nn.Linear(6, width), nn.Linear(width, num_outputs))\n\n"
+        "    def forward(self, x):\n"
+        "        return self.net(x)\n")
+    spec = load_spec(write_experiment(tmp_path / "auto.yaml", model="wide.py:Wide",
+                                      resources={"gpus_per_trial": "auto"},
+                                      space={"width": {"choice": [8, 512, 64]}, "batch_size": 4}))
+    (config,) = largest_configs(spec.params)
+    probe_step(spec.model, spec.code_dir, config, _digits_like(5), torch.device("cpu"))
+    assert log.read_text() == "512\n"
+
+
+def test_auto_is_refused_for_a_training_function_before_ray_starts(tmp_path, capsys):
+    import ray
+
+    from raytune_app.cli.main import main
+
+    write_user_code(tmp_path)
+    path = write_trainable_experiment(tmp_path / "fn.yaml", resources={"gpus_per_trial": "auto"})
+    assert main(["tune", str(path), "--storage", str(tmp_path / "runs")]) == 2
+    assert capsys.readouterr().err == (f"{path}: resources.gpus_per_trial: auto measures one training step of the "
+                                       "built-in loop; a training function (trainable) trains its own way: give a "
+                                       "number of GPUs\n")
+    assert not ray.is_initialized() and not (tmp_path / "runs").exists()

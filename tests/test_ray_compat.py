@@ -51,8 +51,6 @@ ELSEWHERE = {
     "raytune_app/cluster/local.py": ["names 'RAY_AUTH_MODE'", "names 'RAY_USAGE_STATS_ENABLED'"],
     "raytune_app/cluster/runtime_env.py": ["names 'RAY_max_grpc_message_size'"],
     "raytune_app/run/mlflow_runs.py": ["uses ._trial_runs"],  # Ray's MLflowLoggerCallback._trial_runs
-    "raytune_app/run/warm_start.py": ["WarmStartHyperOptSearch overrides Ray's _setup_hyperopt",
-                                      "uses ._dynamic_trials"],
     "raytune_app/trial/user_trainable.py": ["replaces tune.report"],
 }
 

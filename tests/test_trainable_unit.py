@@ -56,3 +56,47 @@ def test_a_trial_handed_a_final_checkpoint_reports_that_model_as_its_last_epoch(
     assert metrics["epoch"] == 2 and saved is None and not metrics["diverged"]
     assert metrics["val_accuracy"] == pytest.approx(donor[-1][0]["val_accuracy"])
     assert metrics["val_loss"] == pytest.approx(donor[-1][0]["val_loss"])
+
+
+# What a trial worker does when Ray ends it (raytune_app/trial/worker_exit.py): Ray's worker turns SIGTERM into
+# SystemExit(1); here it lands, as it sometimes does, in a weakref callback, where Python cannot raise it
+ENDED_BY_SIGTERM = """
+import os, signal, sys, weakref
+if sys.argv[1] == "quiet":
+    from raytune_app.trial.worker_exit import quiet_unraisable_exit
+    quiet_unraisable_exit()
+signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(1))  # as Ray's worker main loop does
+
+class Thing:
+    def __del__(self):
+        raise ValueError("a real problem in a finalizer")
+
+def callback(ref):
+    os.kill(os.getpid(), signal.SIGTERM)  # the raylet's, as the trial's placement group goes
+    for _ in range(1000):  # Python runs the signal's handler here, inside the callback
+        pass
+
+thing = Thing()
+ref = weakref.ref(thing, callback)
+del thing
+print("still here")
+"""
+
+
+@pytest.mark.parametrize("mode", ["quiet", "default"])
+def test_a_worker_ended_by_ray_prints_no_traceback_but_other_unraisable_errors_still_show(mode):
+    import subprocess
+    import sys
+
+    out = subprocess.run([sys.executable, "-c", ENDED_BY_SIGTERM, mode], capture_output=True, text=True, timeout=60)
+    assert out.stdout == "still here\n", out.stderr  # Python could not raise it: nothing changes but the output
+    assert "ValueError: a real problem in a finalizer" in out.stderr
+    assert ("SystemExit: 1" in out.stderr) == (mode == "default"), out.stderr
+
+
+def test_every_trial_drops_those_tracebacks_in_its_worker(monkeypatch, tmp_path):
+    import sys
+
+    monkeypatch.setattr(sys, "unraisablehook", sys.__unraisablehook__)  # restored after the test
+    run(monkeypatch, tmp_path, None)
+    assert getattr(sys.unraisablehook, "quiet_exit", False)

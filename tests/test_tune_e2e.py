@@ -42,6 +42,8 @@ def asha_run(ray_address, tmp_path_factory):
 def test_asha_hyperopt_run_prints_the_best_config(asha_run):
     out, exp, _ = asha_run
     assert out.returncode == 0, out.stderr[-3000:]
+    # every trial's worker is ended with SIGTERM as the trial stops (trial/worker_exit.py): no traceback of it
+    assert "Exception ignored" not in out.stdout + out.stderr and "Traceback" not in out.stdout + out.stderr
     assert "Best config: {" in out.stdout and "test_accuracy = " in out.stdout
     assert f"tensorboard --logdir {exp}" in out.stdout
     progress = [line for line in out.stdout.splitlines() if line.startswith("[") and "] trial " in line]

@@ -4,11 +4,15 @@ from __future__ import annotations
 
 import json
 
+import hyperopt
 import pytest
 from ray.tune import ExperimentAnalysis
 
+from raytune_app.ray_compat.hyperopt import hyperopt_trials
+from raytune_app.run.searchers import build_search
+from raytune_app.run.warm_start import History, hyperopt_point, load_history
+from raytune_app.spec.load import load_spec
 from raytune_app.spec.space import parse_space
-from raytune_app.run.warm_start import hyperopt_point
 
 from conftest import run_cli, write_experiment
 
@@ -25,6 +29,40 @@ def test_configs_map_to_hyperopt_points_or_fall_outside():
     assert hyperopt_point(params, {**config, "m": 0.5}) is None  # a different constant
     assert hyperopt_point(params, {**config, "opt": {"name": "rmsprop"}}) is None  # no such branch
     assert hyperopt_point(params, {k: v for k, v in config.items() if k != "lr"}) is None  # missing
+
+
+def test_a_trial_counts_with_the_config_of_its_best_epoch(monkeypatch):
+    """PBT changes a trial's config as it trains: its best value goes with the config that produced it (each
+    result records its own; a result without one goes with the trial's)."""
+    from raytune_app.results import reader
+
+    first, mutated = {"hidden_size": 16, "lr": 0.1}, {"hidden_size": 16, "lr": 0.01}
+    rows = [{"epoch": 1, "val_accuracy": 0.5, "checkpoint_dir_name": "checkpoint_000000", "config": first},
+            {"epoch": 2, "val_accuracy": 0.9, "checkpoint_dir_name": "checkpoint_000001", "config": mutated}]
+    trials = [reader.Trial("pbt", "completed", first, rows, order=0),
+              reader.Trial("plain", "completed", first, [{k: v for k, v in rows[0].items() if k != "config"}], order=1)]
+    experiment = reader.Experiment("old", "/old", "val_accuracy", "max", 2, {}, None, trials)
+    monkeypatch.setattr(reader, "load_experiment", lambda path: experiment)
+    params, _ = parse_space(SPACE)
+    history = load_history(["/old"], params, "val_accuracy", "f.yaml")
+    assert history.points == (hyperopt_point(params, mutated), hyperopt_point(params, first))
+    assert history.values == (0.9, 0.5)
+
+
+def test_history_is_told_as_evaluated_and_the_files_points_still_run_first(tmp_path):
+    points = [{"hidden_size": 16, "lr": 0.1}, {"hidden_size": 256, "lr": 1e-4}, {"hidden_size": 64, "lr": 1e-2}]
+    spec = load_spec(write_experiment(tmp_path / "e.yaml", space=SPACE,
+                                      search={"name": "hyperopt", "points_to_evaluate": points}))
+    params = spec.params
+    earlier = [{"hidden_size": 64, "lr": 1e-3}, {"hidden_size": 16, "lr": 1e-4}, {"hidden_size": 256, "lr": 0.1},
+               {"hidden_size": 64, "lr": 0.1}]
+    history = History(("old",), tuple(hyperopt_point(params, c) for c in earlier), (0.5, 0.6, 0.7, 0.8), 0)
+    search_alg, _ = build_search(spec, max_concurrent=10, history=history)
+    assert [search_alg.suggest(f"p{i}") for i in range(3)] == points  # the file's points, in its order
+    search_alg.suggest("tpe")  # then HyperOpt itself, which knows the earlier trials as finished (loss = -value)
+    trials = hyperopt_trials(search_alg.searcher)
+    done = sorted(-t["result"]["loss"] for t in trials.trials if t["state"] == hyperopt.JOB_STATE_DONE)
+    assert done == [0.5, 0.6, 0.7, 0.8] and len(trials.trials) == 8
 
 
 def ordered(exp) -> list[tuple[dict, float]]:
@@ -93,6 +131,48 @@ def test_extend_adds_trials_as_a_linked_experiment(ray_address, cold):
     assert summary["extends"] == str(exp) and summary["num_trials"] == 2
     assert summary["warm_start"]["points"] == 8
     assert len(ordered(exp)) == 8  # the finished experiment itself is untouched
+
+
+@pytest.mark.parametrize("name", ["../escape", "a/b", ".hidden"])
+def test_extend_checks_the_name_as_tune_does(cold, name):
+    tmp, exp = cold
+    before = sorted(tmp.rglob("*"))
+    out = run_cli("extend", exp, "--num-samples", "1", "--name", name)
+    assert out.returncode == 2, out.stderr[-3000:]
+    assert out.stderr.strip() == f"{exp}: name: must be letters, digits, '.', '_' or '-', got {name!r}"
+    assert sorted(tmp.rglob("*")) == before  # nothing written, inside the storage folder or beside it
+
+
+POINTS = [{"hidden_size": 16, "lr": 0.1}, {"hidden_size": 256, "lr": 1e-4}]
+
+
+@pytest.fixture(scope="module")
+def pointed(ray_address, cold):
+    """A warm start from `cold` (8 trials) whose file also has points_to_evaluate (issue 25: an IndexError)."""
+    tmp, exp = cold
+    spec = write_experiment(tmp / "pointed.yaml", num_samples=3, max_epochs=1, scheduler="fifo", max_concurrent=1,
+                            search={"name": "hyperopt", "points_to_evaluate": POINTS}, space=SPACE)
+    out = run_cli("tune", spec, "--storage", tmp / "runs", "--address", ray_address, "--warm-start", "cold")
+    assert out.returncode == 0, out.stderr[-3000:]
+    return tmp / "runs" / "pointed"
+
+
+def test_a_warm_start_runs_the_files_points_first(pointed, cold):
+    _, exp = cold
+    assert [config for config, _ in ordered(pointed)][:2] == POINTS  # then one trial of HyperOpt's own
+    summary = json.loads((pointed / "summary.json").read_text())
+    assert summary["num_trials"] == 3
+    assert summary["warm_start"] == {"sources": [str(exp)], "points": 8, "skipped": 0}
+
+
+def test_extend_does_not_run_the_points_again(ray_address, pointed):
+    out = run_cli("extend", pointed, "--num-samples", "1", "--address", ray_address)
+    assert out.returncode == 0, out.stderr[-3000:]
+    ext = pointed.parent / "pointed-ext1"
+    summary = json.loads((ext / "summary.json").read_text())
+    assert summary["num_trials"] == 1 and summary["warm_start"]["points"] == 3  # the 2 points among them
+    assert "points_to_evaluate" not in json.loads((ext / "raytune_app_spec.json").read_text())["search"]["options"]
+    assert ordered(ext)[0][0] not in POINTS
 
 
 @pytest.mark.parametrize("search, concurrency", [("hyperopt", "1"), ("random", "2")])

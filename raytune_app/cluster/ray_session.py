@@ -34,9 +34,13 @@ def physical_memory() -> int:
 
 def connect(address: str | None, dashboard: bool = False, dashboard_host: str = "127.0.0.1",
             data_bytes: int = 0) -> None:
-    """Join the cluster at `address`, or start a local Ray on every core of this machine, its object
+    """Join the cluster at `address` (without one: the Ray that `ray start --head` started on this machine, or
+    RAY_ADDRESS's, as `ray.init()` would), or start a local Ray on every core of this machine, its object
     store sized to `data_bytes` (see object_store_bytes), without idle workers (ray_compat/settings.py: on a
     small machine they only slow the first trial's start)."""
+    from raytune_app.ray_compat.local_ray import address_ray_init_would_join
+
+    address = address or address_ray_init_would_join()
     if address:
         ray.init(address=address, logging_level=logging.WARNING)
     else:

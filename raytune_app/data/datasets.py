@@ -124,6 +124,15 @@ def _read_csv(path: Path, key: str, label: str) -> dict[str, np.ndarray]:
     return {"X": features.to_numpy(), "y": frame[label].to_numpy()}
 
 
+def first_non_finite(array: np.ndarray) -> int | None:
+    """The first row holding NaN or an infinity, or None: such data makes every trial diverge (or, as labels,
+    a class of its own); integers and labels that are not numbers are always finite."""
+    if not np.issubdtype(array.dtype, np.inexact) or array.size == 0:
+        return None
+    bad = ~np.isfinite(array.reshape(len(array), -1)).all(axis=1)
+    return int(np.argmax(bad)) if bad.any() else None
+
+
 def _check_arrays(arrays: dict[str, np.ndarray], key: str, path: Path) -> None:
     for part in ("", "_train", "_val", "_test"):
         X, y = arrays.get(f"X{part}"), arrays.get(f"y{part}")
@@ -135,12 +144,15 @@ def _check_arrays(arrays: dict[str, np.ndarray], key: str, path: Path) -> None:
             raise InputError([f"{key}: {path}: X{part} is empty"])
         if not np.issubdtype(X.dtype, np.number):
             raise InputError([f"{key}: {path}: X{part} is not numeric ({X.dtype})"])
-        if np.isnan(X.astype(np.float64)).any() or (np.issubdtype(y.dtype, np.floating) and np.isnan(y).any()):
-            raise InputError([f"{key}: {path}: X{part}/y{part} contain NaN values"])
+        for name, array in ((f"X{part}", X), (f"y{part}", y)):
+            row = first_non_finite(array)
+            if row is not None:
+                raise InputError([f"{key}: {path}: {name} holds NaN or infinite values (first in row {row})"])
 
 
 def read_arrays(path: Path, key: str, label: str = "label") -> dict[str, np.ndarray]:
-    """The arrays of a user's .npz or .csv file, checked (lengths, numbers, NaNs); InputError naming `key`."""
+    """The arrays of a user's .npz or .csv file, checked (lengths, numbers, NaN or infinite values); InputError
+    naming `key`."""
     if path.suffix == ".npz":
         arrays = _read_npz(path, key)
     elif path.suffix == ".csv":

@@ -16,7 +16,7 @@ from pathlib import Path
 
 from raytune_app import storage
 from raytune_app.errors import InputError
-from raytune_app.spec.load import ExperimentSpec, WarmStartSpec
+from raytune_app.spec.load import ExperimentSpec, WarmStartSpec, revalidated
 
 EXIT_OK, EXIT_FAILED, EXIT_INTERRUPTED = 0, 1, 130
 
@@ -204,17 +204,16 @@ def _connect(spec: ExperimentSpec, source: str, conn: Connection, prepared: Futu
     from raytune_app.cluster.ray_session import check_storage_shared, connect, trial_capacity
 
     connect(conn.address, conn.dashboard, data_bytes=data_bytes(spec, prepared))
+    check_storage_shared(spec.storage, source)
+    if spec.user_code:  # before the GPU probe of `auto`, which builds a user's model where it runs
+        from raytune_app.cluster.runtime_env import ship_code
+
+        ship_code(spec.code_dir, spec.storage, source)
     if spec.resources.gpus_per_trial == "auto":
         from raytune_app.run.gpu_packing import pack_trials
 
         spec = pack_trials(spec, prepared.result().without_test(), source)
-    capacity = trial_capacity(*spec.resources.bundle, source)
-    check_storage_shared(spec.storage, source)
-    if spec.user_code:
-        from raytune_app.cluster.runtime_env import ship_code
-
-        ship_code(spec.code_dir, spec.storage, source)
-    return spec, capacity
+    return spec, trial_capacity(*spec.resources.bundle, source)
 
 
 def start(spec: ExperimentSpec, source: str, conn: Connection, warm: list[str], resume: bool) -> int:
@@ -263,8 +262,8 @@ def _fresh(spec: ExperimentSpec, source: str, conn: Connection, path: str, warm:
         from raytune_app.run.warm_start import load_history
 
         history = load_history(warm, spec.params, spec.metric, source)
-        spec = spec.model_copy(update={"warm_start": WarmStartSpec(
-            sources=list(history.sources), points=len(history.points), skipped=history.skipped)})
+        spec = revalidated(spec, source, warm_start=WarmStartSpec(
+            sources=list(history.sources), points=len(history.points), skipped=history.skipped))
     prepared = prepare_while_ray_starts(spec, source)
     problem = storage.check_writable(spec.storage)
     if problem:
@@ -307,13 +306,17 @@ def resume_experiment(path: str, spec: ExperimentSpec, source: str, conn: Connec
 
 
 def extend(path: str, shown_as: str, num_samples: int, name: str | None, conn: Connection) -> int:
-    """N more trials for a finished experiment: a new experiment beside it, warm-started from it."""
+    """N more trials for a finished experiment: a new experiment beside it, warm-started from it. The name
+    goes through the file's check. The experiment's `points_to_evaluate` ran in it already and are in the
+    warm start's history: the new trials do not run them again."""
     from raytune_app.spec.saved import load_saved_spec
 
     old = load_saved_spec(path)
     parent, old_name = path.rsplit("/", 1)
     name = name or next(f"{old_name}-ext{k}" for k in range(1, 1000)
                         if not storage.exists(storage.join(parent, f"{old_name}-ext{k}")))
-    spec = old.model_copy(update={"name": name, "num_samples": num_samples, "storage": parent,
-                                  "extends": path, "warm_start": None})
+    search = old.search.model_dump()
+    search["options"] = {k: v for k, v in search["options"].items() if k != "points_to_evaluate"}
+    spec = revalidated(old, shown_as, name=name, num_samples=num_samples, storage=parent, extends=path,
+                       warm_start=None, search=search)
     return start(spec, shown_as, conn, [path], resume=False)

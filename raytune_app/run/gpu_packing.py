@@ -1,10 +1,12 @@
 """`gpus_per_trial: auto`: measure one trial's peak CUDA memory, then pack as many trials per GPU as fit.
 
 The probe is a Ray task on one GPU of the cluster (the driver's machine may have none). For each of the
-largest configs the space can produce (`largest_configs`), it builds the model and runs one training step
-(forward, backward, optimizer step) on one batch of the config's batch size, reading PyTorch's peak reserved
-memory. A trial counts as the probe's whole footprint on the device (its CUDA context included) plus a margin,
-and `gpus_per_trial` becomes 1/k for the k trials that fit in a GPU (`trials_per_gpu`).
+largest configs the space can produce (`largest_configs`), it builds the model a trial builds (the built-in
+one, or the user's `model: FILE.py:NAME`) and runs one training step (forward, backward, optimizer step) on
+one batch of the config's batch size, reading PyTorch's peak reserved memory. A training function of the
+user's (`trainable:`) trains its own way: `auto` is refused for it before Ray starts (spec/load.py). A trial
+counts as the probe's whole footprint on the device (its CUDA context included) plus a margin, and
+`gpus_per_trial` becomes 1/k for the k trials that fit in a GPU (`trials_per_gpu`).
 
 Without a GPU anywhere in the cluster, `auto` means no GPU: the trials train on CPUs and the driver says so,
 so one file runs on a laptop and on a GPU cluster alike. A GPU that PyTorch cannot use is an error (exit 2).
@@ -18,7 +20,7 @@ from numbers import Real
 from typing import Any, Mapping
 
 from raytune_app.errors import InputError
-from raytune_app.spec.load import ExperimentSpec, GpuPackingSpec
+from raytune_app.spec.load import ExperimentSpec, GpuPackingSpec, revalidated
 from raytune_app.spec.space import Param
 
 HEADROOM = 1.25  # on each trial's measured peak: allocator fragmentation, cuDNN workspaces, other batch shapes
@@ -71,16 +73,30 @@ def gpu_fraction(trials: int) -> float:
     return math.floor(10_000 / trials) / 10_000
 
 
-def _probe(model: str, data, configs: list[dict]) -> dict[str, Any]:
-    """On a GPU: (device, memory, memory in use with just a CUDA context, peak per config) or the problem."""
-    import os
-
+def probe_step(model: str, code_dir: str, config: dict, data, device) -> None:
+    """One training step (forward, backward, optimizer step) on one batch of the config's batch size, on
+    `device`, of the model a trial of `config` trains: the built-in one, or the user's, built as trials build it."""
     import torch
 
     from raytune_app.spec.hyperparams import Hyperparams
     from raytune_app.trial.loop import train_epoch
-    from raytune_app.trial.models import build_model, build_optimizer
+    from raytune_app.trial.models import build_optimizer
     from raytune_app.trial.trainable import as_tensor
+    from raytune_app.trial.user_model import build_trial_model
+
+    hp = Hyperparams.from_config(config)
+    net = build_trial_model(model, code_dir, config, data.input_shape, data.outputs).to(device)
+    optimizer = build_optimizer(hp, net.parameters())
+    rows = torch.arange(hp.batch_size) % len(data.X_train)  # one whole batch, even from a small split
+    X, y = (as_tensor(a, torch.device("cpu"))[rows].to(device) for a in (data.X_train, data.y_train))
+    train_epoch(net, optimizer, X, y, data, hp.batch_size, torch.Generator().manual_seed(0))
+
+
+def _probe(model: str, code_dir: str, data, configs: list[dict]) -> dict[str, Any]:
+    """On a GPU: (device, memory, memory in use with just a CUDA context, peak per config) or the problem."""
+    import os
+
+    import torch
 
     if not torch.cuda.is_available():
         return {"problem": f"PyTorch on the GPU node {os.uname().nodename} sees no CUDA device (torch "
@@ -90,16 +106,10 @@ def _probe(model: str, data, configs: list[dict]) -> dict[str, Any]:
     free, total = torch.cuda.mem_get_info(device)
     peaks = []
     for config in configs:
-        hp = Hyperparams.from_config(config)
         torch.cuda.empty_cache()
         torch.cuda.reset_peak_memory_stats(device)
-        net = build_model(model, hp, data.input_shape, data.outputs).to(device)
-        optimizer = build_optimizer(hp, net.parameters())
-        rows = torch.arange(hp.batch_size) % len(data.X_train)  # one whole batch, even from a small split
-        X, y = (as_tensor(a, torch.device("cpu"))[rows].to(device) for a in (data.X_train, data.y_train))
-        train_epoch(net, optimizer, X, y, data, hp.batch_size, torch.Generator().manual_seed(0))
+        probe_step(model, code_dir, config, data, device)
         peaks.append(torch.cuda.max_memory_reserved(device))
-        del net, optimizer, X, y
     return {"device": torch.cuda.get_device_name(device), "total": total, "context": total - free, "peaks": peaks}
 
 
@@ -121,7 +131,7 @@ def pack_trials(spec: ExperimentSpec, data, source: str) -> ExperimentSpec:
         packing = GpuPackingSpec(gpus_per_trial=0.0, reason="the Ray cluster has no GPUs: trials train on CPUs")
     else:
         configs = largest_configs(spec.params)
-        probe = ray.remote(num_gpus=1)(_probe).remote(spec.model, data, configs)
+        probe = ray.remote(num_gpus=1)(_probe).remote(spec.model, spec.code_dir, data, configs)
         try:
             found = ray.get(probe, timeout=PROBE_TIMEOUT_S)
         except ray.exceptions.GetTimeoutError:
@@ -147,5 +157,5 @@ def pack_trials(spec: ExperimentSpec, data, source: str) -> ExperimentSpec:
                    f"{found['total'] / GIB:.1f} GiB: {trials} trial(s) per GPU, each with {HEADROOM - 1:.0%} "
                    f"headroom in {DEVICE_SHARE:.0%} of the GPU")
     print(f"gpus_per_trial auto: {packing.reason}; gpus_per_trial = {packing.gpus_per_trial:g}", flush=True)
-    resources = spec.resources.model_copy(update={"gpus_per_trial": packing.gpus_per_trial})
-    return spec.model_copy(update={"resources": resources, "gpu_packing": packing})
+    resources = {**spec.resources.model_dump(), "gpus_per_trial": packing.gpus_per_trial}
+    return revalidated(spec, source, resources=resources, gpu_packing=packing)

@@ -48,11 +48,12 @@ def _learning_searcher(spec, options: dict[str, Any], sampler: dict[str, Any], h
     if spec.search.name == "bohb":
         return tune.create_searcher("bohb", seed=spec.seed, bohb_config=sampler or None, **common)
     common |= dict(space=to_hyperopt_space(spec.params), random_state_seed=spec.seed)
-    if history is not None:
-        from raytune_app.run.warm_start import WarmStartHyperOptSearch
+    searcher = tune.create_searcher("hyperopt", **common)
+    if history is not None:  # told as finished; the file's points_to_evaluate still run first (warm_start.py)
+        from raytune_app.run.warm_start import add_history
 
-        return WarmStartHyperOptSearch(history=history, **common)
-    return tune.create_searcher("hyperopt", **common)
+        add_history(searcher, history, spec.mode)
+    return searcher
 
 
 def build_search(spec, max_concurrent: int, history=None) -> tuple[Any, dict[str, Any]]:

@@ -3,6 +3,10 @@
 Ray's HyperOptSearch takes `points_to_evaluate` but would run them again; here the
 earlier trials' configs go into HyperOpt's own `Trials` history as finished, with
 their final metrics, so TPE starts from them instead of rediscovering them.
+
+The order, with the file's own `points_to_evaluate`: the earlier trials are told to HyperOpt as already
+evaluated before anything runs; the file's points then run first, as new trials, in the file's order; then
+TPE proposes the rest, from the earlier trials and the points' results together.
 """
 
 from __future__ import annotations
@@ -10,9 +14,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Mapping
 
-from ray.tune.search.hyperopt import HyperOptSearch
-
 from raytune_app.errors import InputError
+from raytune_app.spec.metrics import sign
 from raytune_app.spec.space import Param
 
 # statuses of trials whose value is final (a trial still running or failed may yet change)
@@ -63,8 +66,8 @@ def hyperopt_point(params: Mapping[str, Param], config: Mapping[str, Any], prefi
 
 
 def load_history(paths: list[str], params: Mapping[str, Param], metric: str, source: str) -> History:
-    """Ended trials of earlier experiments, each with its best value by the one rule for best (best.py),
-    mapped into the new space. Reads files only: a bad path is refused before Ray starts."""
+    """Ended trials of earlier experiments, each with its best value by the one rule for best (best.py) and
+    the config of that epoch, mapped into the new space. Reads files only: a bad path is refused before Ray starts."""
     from raytune_app.results.reader import load_experiment
 
     points, values, skipped = [], [], 0
@@ -74,35 +77,36 @@ def load_history(paths: list[str], params: Mapping[str, Param], metric: str, sou
         except InputError as exc:
             raise InputError([f"{source}: --warm-start: {p}" for p in exc.problems]) from None
         for trial in experiment.trials:
-            value = experiment.best_value(trial, metric)
-            if trial.status not in ENDED or value is None:
+            row = experiment.best_epoch(trial, metric)
+            if trial.status not in ENDED or row is None:
                 continue
-            point = hyperopt_point(params, trial.config)
+            # the config that produced the value: PBT changes a trial's config as it goes, and Ray records
+            # each result's own config in it (a row without one: the trial's)
+            point = hyperopt_point(params, row.get("config") or trial.config)
             if point is None:
                 skipped += 1
                 continue
             points.append(point)
-            values.append(value)
+            values.append(float(row[metric]))
     return History(tuple(paths), tuple(points), tuple(values), skipped)
 
 
-class WarmStartHyperOptSearch(HyperOptSearch):
-    """Ray's HyperOptSearch whose HyperOpt history starts with earlier, already-evaluated trials."""
+def add_history(searcher, history: History, mode: str) -> None:
+    """Tell Ray's HyperOptSearch (`searcher`) the earlier trials as finished. They go after the file's
+    `points_to_evaluate` in HyperOpt's trials, which Ray proposes by position: those points still run first."""
+    import hyperopt as hpo
+    from hyperopt.fmin import generate_trial
 
-    def __init__(self, *args, history: History, **kwargs):
-        self._history = history
-        super().__init__(*args, **kwargs)
+    from raytune_app.ray_compat.hyperopt import hyperopt_trials
 
-    def _setup_hyperopt(self) -> None:
-        super()._setup_hyperopt()  # creates the Trials object that TPE reads its history from
-        if not self._history.points:
-            return
-        import hyperopt as hpo
-        from hyperopt.fmin import generate_trials_to_calculate
-
-        trials = generate_trials_to_calculate(list(self._history.points))
-        for doc, value in zip(trials._dynamic_trials, self._history.values):
-            doc["state"] = hpo.base.JOB_STATE_DONE
-            doc["result"] = {"loss": self.metric_op * value, "status": hpo.STATUS_OK}
-        trials.refresh()
-        self._hpopt_trials = trials
+    if not history.points:
+        return
+    trials = hyperopt_trials(searcher)
+    docs = []
+    for tid, point, value in zip(trials.new_trial_ids(len(history.points)), history.points, history.values):
+        doc = generate_trial(tid, point)
+        # HyperOpt minimises its loss
+        doc |= {"state": hpo.JOB_STATE_DONE, "result": {"loss": -sign(mode) * value, "status": hpo.STATUS_OK}}
+        docs.append(doc)
+    trials.insert_trial_docs(docs)
+    trials.refresh()

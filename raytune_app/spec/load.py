@@ -26,11 +26,13 @@ from raytune_app.spec.space import Param, parse_space
 from raytune_app.spec.user_code import BUILTIN_MODELS, is_reference
 
 INTERNAL_FIELDS = ("source", "warm_start", "extends", "code_dir", "gpu_packing")  # set by the CLI, never read from a file
+SEED_MAX = 2**32 - 1  # seeds of NumPy, and so of scikit-learn's splits, HyperOpt and Optuna: 0 .. 2**32 - 1
 
 
 class _Strict(BaseModel):
-    # strict ints: `max_epochs: 2.5`, `"3"` or `true` are mistakes, not numbers to coerce
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # strict ints: `max_epochs: 2.5`, `"3"` or `true` are mistakes, not numbers to coerce;
+    # no NaN or infinity: `cpus_per_trial: .inf` is a mistake, and the spec is saved as JSON, which has neither
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
 
 def _named(value: Any) -> Any:
@@ -83,7 +85,7 @@ class DataSpec(_Strict):
     val_fraction: float = Field(0.2, gt=0, lt=1, description="The validation split's share of the rows")
     test_fraction: float = Field(0.2, ge=0, lt=1, description="The held-out test split's share of the rows "
                                                               "(0: no test split)")
-    seed: int = Field(0, strict=True, description="Seeds the split (and the synthetic data)")
+    seed: int = Field(0, ge=0, le=SEED_MAX, strict=True, description="Seeds the split (and the synthetic data)")
     # synthetic only
     n_samples: int = Field(2000, ge=20, strict=True, description="synthetic only: rows")
     n_features: int = Field(128, ge=2, strict=True, description="synthetic only: features")
@@ -133,7 +135,7 @@ class ResourcesSpec(_Strict):
     @field_validator("gpus_per_trial", mode="before")
     @classmethod
     def _number_or_auto(cls, v: Any) -> Any:
-        ok = v == "auto" or (isinstance(v, (int, float)) and not isinstance(v, bool) and v >= 0)
+        ok = v == "auto" or (isinstance(v, (int, float)) and not isinstance(v, bool) and 0 <= v < math.inf)
         if not ok:
             raise ValueError(f"must be a number of GPUs (0 or more, fractions allowed) or 'auto', got {v!r}")
         return v
@@ -193,7 +195,7 @@ class ExperimentSpec(_Strict):
     max_epochs: int = Field(10, gt=0, strict=True, description="Epochs of one trial at most (your training "
                                                                "function: reports); the schedulers' max_t")
     num_samples: int = Field(10, gt=0, strict=True, description="Trials (with search: grid, repeats of the grid)")
-    seed: int = Field(0, strict=True, description="Seeds the searcher and every trial's training")
+    seed: int = Field(0, ge=0, le=SEED_MAX, strict=True, description="Seeds the searcher and every trial's training")
     max_concurrent: int | None = Field(None, gt=0, strict=True, description="Trials at once (default: all that "
                                                                             "fit on the cluster)")
     time_budget_s: float | None = Field(None, gt=0, description="Seconds for the whole search, from the "
@@ -384,8 +386,16 @@ def _resource_problems(spec: ExperimentSpec) -> list[tuple[str, str]]:
             problems.append(("resources.workers_per_trial", "data-parallel trials take the data from the driver; "
                                                             "not with data.on_workers"))
         return problems
-    return [(f"resources.{k}", f"needs workers_per_trial > 1; a one-process trial holds {k.replace('worker', 'trial')}")
-            for k in ("cpus_per_worker", "gpus_per_worker") if k in asked]
+    problems = [(f"resources.{k}", f"needs workers_per_trial > 1; a one-process trial holds "
+                                   f"{k.replace('worker', 'trial')}") for k in ("cpus_per_worker", "gpus_per_worker")
+                if k in asked]
+    if r.gpus_per_trial == "auto" and spec.trainable:
+        # the probe measures the GPU memory of one step of the built-in loop (run/gpu_packing.py); a training
+        # function's own loop is known only to it
+        problems.append(("resources.gpus_per_trial", "auto measures one training step of the built-in loop; a "
+                                                     "training function (trainable) trains its own way: give a "
+                                                     "number of GPUs"))
+    return problems
 
 
 def _cross_problems(spec: ExperimentSpec) -> list[tuple[str, str]]:
@@ -417,6 +427,25 @@ def _written_problems(raw: Mapping[str, Any]) -> list[tuple[str, str]]:
         problems.append(("trainable", "a training function builds its own model and loads its own data: "
                                       "remove `model` and `data`"))
     return problems
+
+
+def _non_finite(value: Any, key: str = "") -> list[tuple[str, str]]:
+    """NaN and infinities anywhere in the file, with their keys: never a setting (the spec is saved as JSON,
+    which has neither), also where no other check looks (space values, options, a loader's args)."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return [(key, f"must be a finite number, got {value}")]
+    if isinstance(value, Mapping):
+        return [p for k, v in value.items() for p in _non_finite(v, f"{key}.{k}" if key else str(k))]
+    if isinstance(value, list):
+        return [p for i, v in enumerate(value) for p in _non_finite(v, f"{key}[{i}]")]
+    return []
+
+
+def _with_non_finite(problems: list[tuple[str, str]], raw: Mapping[str, Any]) -> list[tuple[str, str]]:
+    """`problems` plus the non-finite values that none of them already names (itself or a key above it)."""
+    named = [k for k, _ in problems]
+    return problems + [(k, m) for k, m in _non_finite(raw)
+                       if not any(k == n or k.startswith((f"{n}.", f"{n}[")) for n in named)]
 
 
 def read_yaml(path: Path) -> dict[str, Any]:
@@ -458,6 +487,15 @@ def apply_overrides(raw: dict[str, Any], overrides: Mapping[str, Any]) -> dict[s
     return out
 
 
+def revalidated(spec: ExperimentSpec, source: str, **changes: Any) -> ExperimentSpec:
+    """The spec with `changes`, each checked like a value of the file (pydantic's `model_copy(update=...)`
+    checks nothing: `extend --name ../x` once wrote outside the storage folder); InputError naming `source`."""
+    try:
+        return ExperimentSpec.model_validate({**spec.model_dump(), **changes})
+    except ValidationError as exc:
+        raise InputError(f"{source}: {k}: {m}" for k, m in _pydantic_problems(exc)) from None
+
+
 def _with_data_path(spec: ExperimentSpec, base: Path) -> ExperimentSpec:
     """A relative data path is looked up from the working folder, then beside the file."""
     name = spec.data.dataset
@@ -466,7 +504,7 @@ def _with_data_path(spec: ExperimentSpec, base: Path) -> ExperimentSpec:
     found = Path(name).expanduser()
     if not found.is_absolute() and not found.exists() and (base / found).exists():
         found = base / found
-    return spec.model_copy(update={"data": spec.data.model_copy(update={"dataset": str(found.resolve())})})
+    return revalidated(spec, str(spec.source), data={**spec.data.model_dump(), "dataset": str(found.resolve())})
 
 
 def load_spec(path: str | Path, overrides: Mapping[str, Any] | None = None) -> ExperimentSpec:
@@ -486,15 +524,15 @@ def load_spec(path: str | Path, overrides: Mapping[str, Any] | None = None) -> E
     except ValidationError as exc:
         problems = _pydantic_problems(exc)
         _, space_problems = parse_space(raw.get("space"))
-        raise InputError(f"{path}: {k}: {m}" for k, m in problems + space_problems) from None
+        raise InputError(f"{path}: {k}: {m}" for k, m in _with_non_finite(problems + space_problems, raw)) from None
     spec = _with_data_path(spec, path.parent)
     if spec.user_code:
         code_dir = str(path.parent.resolve())
-        spec = spec.model_copy(update={"code_dir": code_dir,
-                                       "data": spec.data.model_copy(update={"code_dir": code_dir})})
+        spec = revalidated(spec, str(path), code_dir=code_dir, data={**spec.data.model_dump(), "code_dir": code_dir})
     params, problems = parse_space(spec.space)
     problems += (_space_problems(spec, params) + _cross_problems(spec) + _scheduler_problems(spec)
                  + _written_problems(raw) + _resource_problems(spec))
+    problems = _with_non_finite(problems, raw)
     if spec.user_code and not problems:
         from raytune_app.spec.user_code import user_code_problems
 

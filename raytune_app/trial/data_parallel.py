@@ -40,6 +40,7 @@ from raytune_app.trial.models import build_optimizer
 from raytune_app.trial.user_model import build_trial_model
 from raytune_app.trial.trainable import (TrialSettings, as_tensor, epoch_metrics, report_epoch, require_cuda,
                                          resume, trial_seed)
+from raytune_app.trial.worker_exit import quiet_unraisable_exit
 
 TRAIN_RUN = "ray_train"  # Ray Train's run folder inside the trial folder: checkpoints pass through it to Tune
 WORKER_KEYS = ("worker_pid", "worker_node")  # what each worker adds to its report: where it ran
@@ -95,6 +96,7 @@ def train_data_parallel(config: dict, data: Dataset, settings: DataParallelSetti
     Train's own run lives in the trial folder (TRAIN_RUN), a transit area for checkpoints emptied before and
     after each attempt. Train retries nothing itself (max_failures=0): a failed worker fails the trial and Tune
     retries it from its checkpoint (--max-failures), so that one count and one record cover every failure."""
+    quiet_unraisable_exit()  # Ray ends this worker with SIGTERM once the trial stops (worker_exit.py)
     # DeveloperAPI, public: the trial folder on the experiment's storage (a shared folder or a bucket)
     trial_storage = tune.get_context().get_storage()
     fs, run_path = trial_storage.storage_filesystem, f"{trial_storage.trial_fs_path}/{TRAIN_RUN}"
@@ -152,6 +154,7 @@ def _mean_over_workers(value: float, device: torch.device) -> float:
 def train_worker(loop_config: dict) -> None:
     """One Ray Train worker: its share of every batch under DDP; rank 0 writes the checkpoints, and every
     worker resumes from the trial's checkpoint when Tune restarts the trial."""
+    quiet_unraisable_exit()  # a worker of Ray Train's placement group, ended like a trial's (worker_exit.py)
     config, data, settings = loop_config["config"], loop_config["data"], loop_config["settings"]
     trial: TrialSettings = settings.trial
     context = ray.train.get_context()

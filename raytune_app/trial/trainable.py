@@ -28,6 +28,7 @@ from raytune_app.trial.checkpoint import load_checkpoint, save_checkpoint
 from raytune_app.trial.loop import evaluate, train_epoch
 from raytune_app.trial.models import apply_hyperparams, build_optimizer
 from raytune_app.trial.user_model import build_trial_model, import_here
+from raytune_app.trial.worker_exit import quiet_unraisable_exit
 
 
 @dataclass(frozen=True)
@@ -120,6 +121,7 @@ def report_epoch(report: Callable, metrics: dict, save: Callable[[str], None] | 
 
 def train_trial(config: dict, data: Dataset | None, settings: TrialSettings) -> None:
     """Train one trial, resuming from `tune.get_checkpoint()` when Ray restarts it."""
+    quiet_unraisable_exit()  # Ray ends this worker with SIGTERM once the trial stops (worker_exit.py)
     # one "Checkpoint successfully created" line per epoch and trial would drown the driver's output
     logging.getLogger(CHECKPOINT_LOGGER).setLevel(logging.WARNING)
     torch.set_num_threads(max(1, int(settings.cpus_per_trial)))

@@ -16,6 +16,7 @@ from ray import tune
 from raytune_app.spec.hyperparams import plain
 from raytune_app.spec.metrics import worst_value
 from raytune_app.trial.user_model import import_here
+from raytune_app.trial.worker_exit import quiet_unraisable_exit
 
 MISSING_METRIC = "raytune_app_missing_metric"  # result key: the metrics a first report had instead
 
@@ -57,6 +58,7 @@ def checked_report(metrics: dict, *, checkpoint: tune.Checkpoint | None = None) 
 
 def run_user_trainable(config: dict, code: UserTrainable) -> None:
     """Import the user's function here and run it on the trial's config, its first report checked."""
+    quiet_unraisable_exit()  # Ray ends this worker with SIGTERM once the trial stops (worker_exit.py)
     tune.report = checked_report  # before the import: `from ray.tune import report` then binds it too
     fn = import_here(code.ref, code.code_dir)
     _expected.update(metric=code.metric, checked=False)
