@@ -102,7 +102,7 @@ def test_a_state_folder_that_others_may_write_to_is_refused(tmp_path, action):
         done = cluster_local(folder, action, *(flags if action == "up" else []))
         assert done.returncode == 2, done.stdout + done.stderr
         assert done.stderr.strip() == (
-            f"cluster-local: {folder} may be written by others (mode 0777); the cluster's state must be in a private "
+            f"cluster-local: {folder} is open to other users (mode 0777; chmod 700 it); the cluster's state must be in a private "
             f"folder of yours: `chmod 700` it if it is yours, else remove it or set RAYTUNE_APP_LOCAL_CLUSTER_DIR "
             f"to another")
         assert named.poll() is None and not (folder / "node1").exists()  # nothing stopped, no Ray started

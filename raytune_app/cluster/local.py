@@ -16,7 +16,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import stat
 import subprocess
 import sys
 import tempfile
@@ -25,6 +24,8 @@ from pathlib import Path
 from typing import NamedTuple
 
 from raytune_app.errors import InputError, RunFailed
+from raytune_app.ray_compat.settings import loopback_cluster_settings
+from raytune_app.user_state import privacy_problem
 
 ROOT_VARIABLE = "RAYTUNE_APP_LOCAL_CLUSTER_DIR"
 STATE = "cluster.json"
@@ -32,19 +33,10 @@ STATE = "cluster.json"
 
 def state_dir() -> Path:
     """The user's private folder for the cluster's state and temp dirs, made (0700) when missing. InputError
-    when it is a link, someone else's, or writable by others: its state file steers what `down` stops."""
+    when it is a link, someone else's, or open to others: its state file steers what `down` stops."""
     chosen = os.environ.get(ROOT_VARIABLE)
     root = Path(chosen).expanduser().absolute() if chosen else Path(tempfile.gettempdir()) / f"raytune-local-{os.getuid()}"
-    root.parent.mkdir(parents=True, exist_ok=True)
-    try:
-        os.mkdir(root, 0o700)
-    except FileExistsError:
-        pass
-    info = os.lstat(root)
-    problem = ("is a link" if stat.S_ISLNK(info.st_mode) else "is not a folder" if not stat.S_ISDIR(info.st_mode)
-               else f"belongs to uid {info.st_uid}, not to you (uid {os.getuid()})" if info.st_uid != os.getuid()
-               else f"may be written by others (mode {stat.S_IMODE(info.st_mode):04o})" if info.st_mode & 0o022
-               else None)
+    problem = privacy_problem(root)
     if problem:
         raise InputError([f"cluster-local: {root} {problem}; the cluster's state must be in a private folder of "
                           f"yours: `chmod 700` it if it is yours, else remove it or set {ROOT_VARIABLE} to another"])
@@ -54,7 +46,7 @@ def state_dir() -> Path:
 def _ray_env() -> dict[str, str]:
     # this Python's bin first, so jobs' entrypoints find `raytune-app` and `python` of this install
     path = os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")])
-    return {**os.environ, "PATH": path, "RAY_AUTH_MODE": "disabled", "RAY_USAGE_STATS_ENABLED": "0"}
+    return {**os.environ, "PATH": path, **loopback_cluster_settings()}
 
 
 def _ray(*args: str) -> None:

@@ -9,13 +9,13 @@ files list, at every depth; raytune-app adds results, caches and, whatever those
 from __future__ import annotations
 
 import logging
-import os
 import re
 from pathlib import Path
 from typing import NamedTuple
 
 from raytune_app.errors import InputError
 from raytune_app.ray_compat.packaging import packed_files
+from raytune_app.ray_compat.settings import package_limit
 
 log = logging.getLogger(__name__)
 
@@ -51,11 +51,6 @@ class Shipment(NamedTuple):
     files: list[Path]
     size: int
     secrets: list[Path]
-
-
-def package_limit() -> int:
-    """Ray's limit on a runtime env package: its gRPC message size (RAY_max_grpc_message_size, 512 MiB)."""
-    return int(os.environ.get("RAY_max_grpc_message_size", 512 * MIB))
 
 
 def _one_folder(relative: Path) -> str:

@@ -11,6 +11,11 @@
   first leaves out Ray's own TBX logger (raytune-app passes Ray's CSV and JSON loggers and a TensorBoard logger
   of its own); the second saves the experiment state every 2 s (Ray's "auto" waits 10 s or more). No
   `RunConfig`/`TuneConfig` argument sets either in Ray 2.60.
+- `RAY_max_grpc_message_size` (private: a system setting of Ray's C++ core, 512 MiB by default), which bounds a
+  runtime env package (the experiment's folder shipped to the nodes): the size check refuses a folder over it
+  before Ray uploads anything. Public alternative checked: none; Ray states the limit only in its error message.
+- `RAY_AUTH_MODE`, `RAY_USAGE_STATS_ENABLED` (public, documented): `cluster-local`'s loopback nodes run without
+  token authentication (only acceptable on loopback addresses of one's own machine) and without usage stats.
 - the logger `ray.train._internal.storage` (private module), which logs "Checkpoint successfully created" at
   INFO for every checkpoint of every trial. Public alternative checked: silencing the public parent logger
   `ray.train` would hide Ray Train's other messages too (data-parallel trials log through it).
@@ -24,6 +29,18 @@ NO_IDLE_WORKERS = "RAY_prestart_worker_first_driver"  # "0": no idle workers pre
 NO_AUTO_LOGGERS = "TUNE_DISABLE_AUTO_CALLBACK_LOGGERS"
 STATE_SAVE_PERIOD_S = "TUNE_GLOBAL_CHECKPOINT_S"
 CHECKPOINT_LOGGER = "ray.train._internal.storage"
+PACKAGE_LIMIT = "RAY_max_grpc_message_size"
+DEFAULT_PACKAGE_LIMIT = 512 * 1024 * 1024
+
+
+def package_limit() -> int:
+    """Ray's limit on a runtime env package (its gRPC message size): the one set for this process, or Ray's."""
+    return int(os.environ.get(PACKAGE_LIMIT, DEFAULT_PACKAGE_LIMIT))
+
+
+def loopback_cluster_settings() -> dict[str, str]:
+    """The environment of `cluster-local`'s nodes: no token authentication (loopback only), no usage stats."""
+    return {"RAY_AUTH_MODE": "disabled", "RAY_USAGE_STATS_ENABLED": "0"}
 
 
 def configure_tune() -> None:
