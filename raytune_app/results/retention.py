@@ -6,14 +6,14 @@ experiment state that names it is still on its way to storage: a driver killed t
 points at a deleted checkpoint, and the trial cannot resume (seen in a test that kills the driver right after
 a checkpoint). So Ray keeps every checkpoint during the run, and the surplus goes once the run has ended and
 its final state, which names only the latest checkpoints, is saved. When a trial's results cannot be read,
-all its checkpoints stay: in doubt, nothing is deleted.
+or some of their lines are damaged, all its checkpoints stay: in doubt, nothing is deleted.
 """
 
 from __future__ import annotations
 
 from raytune_app import storage
 from raytune_app.results.best import ranked_checkpoints
-from raytune_app.results.reader import read_results, trial_folders
+from raytune_app.results.reader import read_result_file, trial_folders
 
 
 def surplus(checkpoints: list[str], ranked: list[str], keep: int) -> list[str]:
@@ -30,9 +30,11 @@ def prune(path: str, metric: str, mode: str, keep: int) -> list[str]:
     for trial in trial_folders(path):
         trial_path = storage.join(path, trial)
         try:
-            rows = read_results(trial_path)
-        except (OSError, UnicodeDecodeError):
+            rows, damaged = read_result_file(trial_path)
+        except OSError:
             continue  # cannot tell which is best: keep them all
+        if damaged:
+            continue  # a damaged line may have been the best epoch's: keep them all
         checkpoints = [d for d in storage.list_dirs(trial_path) if d.startswith("checkpoint_")]
         if checkpoints and not rows:
             continue  # no scores at all (yet): keep them all

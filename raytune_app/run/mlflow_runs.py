@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from ray.air.integrations.mlflow import MLflowLoggerCallback
 
-from raytune_app.results.reader import NOT_METRICS, progress
+from raytune_app.results.reader import NOT_METRICS, flat_result, progress
 from raytune_app.run.tracking import TRIAL_TAG, client
 from raytune_app.spec.metrics import finite
 
@@ -36,7 +36,7 @@ class TrialRuns(MLflowLoggerCallback):
 
         step = progress(result)
         when = int(result.get("timestamp", 0) * 1000)
-        metrics = [Metric(key, float(value), when, step) for key, value in result.items()
-                   if key not in NOT_METRICS and finite(value)]
+        metrics = [Metric(key, float(value), when, step) for key, value in flat_result(result).items()
+                   if key not in NOT_METRICS and finite(value)]  # a nested report's `val/acc`, as Ray names it
         if metrics:
             client(self.tracking_uri).log_batch(self._trial_runs[trial], metrics=metrics)

@@ -43,7 +43,11 @@ class UserTrainableStopper(tune.Stopper):
 
 
 def stopper_for(spec) -> tune.Stopper | None:
-    return UserTrainableStopper(spec.max_epochs) if spec.trainable else None
+    """A user's function's stopper; under PBT a trial also ends at its last epoch's result before PBT sees it:
+    PBT would otherwise hand the weaker trials the stronger ones' final checkpoints, to train no further."""
+    if spec.trainable:
+        return UserTrainableStopper(spec.max_epochs)
+    return tune.stopper.MaximumIterationStopper(spec.max_epochs) if spec.scheduler.name == "pbt" else None
 
 
 def missing_metric_problem(spec, results: Iterable[Any]) -> str | None:
