@@ -85,6 +85,11 @@ def test_every_config_shown_is_the_one_that_produced_its_row(tmp_path):
     from raytune_app.results.export import _checkpoint_config
 
     assert _checkpoint_config(e, "p", str(p.path) + "/checkpoint_000002", {}) == mutated
+    from raytune_app.results import plots
+
+    assert "lr = 0.5" in plots._hover(e, p, 0.9) and "lr = 0.1" not in plots._hover(e, p, 0.9)  # the HTML page
+    e.spec["space"] = {"lr": {"loguniform": [0.01, 1.0]}, "width": 16}
+    assert plots._varying(e, [p, q])["lr"][1] == [0.5, 0.1]  # parallel coordinates and slices
 
 
 def test_a_checkpoint_folder_written_twice_holds_the_later_epoch(tmp_path):
