@@ -53,6 +53,18 @@ def test_nested_metrics_are_read_as_ray_names_them(tmp_path):
     assert sorted(p.name for p in (exp / "trial_b").glob("checkpoint_*")) == ["checkpoint_000001", "checkpoint_000002"]
 
 
+def test_a_warm_start_learns_nested_metrics(tmp_path):
+    from raytune_app.run.warm_start import load_history
+    from raytune_app.spec.space import parse_space
+
+    trials = {"a": [row(1, 1, {"lr": 0.01}, val={"acc": 0.6}), row(2, 1, {"lr": 0.01}, val={"acc": 0.9})],
+              "b": [row(1, 2, {"lr": 0.1}, val={"acc": 0.8})]}
+    exp = make_experiment(tmp_path, trials, metric="val/acc")
+    finish(exp, list(trials))
+    history = load_history([str(exp)], parse_space({"lr": {"loguniform": [1e-3, 1.0]}})[0], "val/acc", "e.yaml")
+    assert history.values == (0.9, 0.8) and history.points == ({"lr": 0.01}, {"lr": 0.1})
+
+
 def test_the_user_trainable_checks_nested_reports_and_ends_a_diverged_trial(monkeypatch):
     from raytune_app.trial import user_trainable as ut
 
@@ -144,6 +156,7 @@ def test_report_lists_every_trial_of_a_damaged_experiment_and_names_the_damage(t
 
 
 def test_mlflow_logs_a_nested_metric_by_rays_name(monkeypatch):
+    from raytune_app.ray_compat.mlflow import trial_runs
     from raytune_app.run import mlflow_runs
 
     batches = []
@@ -154,7 +167,9 @@ def test_mlflow_logs_a_nested_metric_by_rays_name(monkeypatch):
 
     monkeypatch.setattr(mlflow_runs, "client", lambda uri: Client())
     callback, trial = mlflow_runs.TrialRuns(tracking_uri="http://127.0.0.1:9"), object()
-    callback._trial_runs = {trial: "run-1"}  # what Ray's setup and log_trial_start leave
+    monkeypatch.setattr(callback.mlflow_util, "setup_mlflow", lambda **kw: None)
+    callback.setup()
+    trial_runs(callback)[trial] = "run-1"  # what log_trial_start leaves
     callback.log_trial_result(2, trial, {"epoch": 2, "training_iteration": 2, "timestamp": 1000,
                                          "val": {"acc": 0.75, "note": "x"}, "config": {"lr": 0.1}})
     assert batches == [("run-1", {"val/acc": (0.75, 2)})]
