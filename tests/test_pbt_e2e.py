@@ -14,6 +14,22 @@ from conftest import histories, run_cli, write_experiment
 EPOCHS, TRIALS = 4, 3
 
 
+def test_pbt_is_synchronous_and_stops_at_the_last_epoch_unless_the_file_says_otherwise(tmp_path):
+    """Ray's asynchronous PBT compares a trial with the others' latest scores, from other epochs: on Ray's own
+    pbt_function example (4 trials on 2 CPUs, 20 iterations each, results counted by a driver callback) trials
+    trained 25 and 35 iterations, with reused actors or without; synchronous PBT trained 20 each."""
+    from raytune_app.run.schedulers import LastEpochStopper
+    from raytune_app.run.user_checks import stopper_for
+    from raytune_app.spec.load import load_spec
+    from raytune_app.spec.options import scheduler_kwargs
+
+    spec = load_spec(write_experiment(tmp_path / "p.yaml", scheduler="pbt"))
+    assert scheduler_kwargs(spec)["synch"] is True and isinstance(stopper_for(spec), LastEpochStopper)
+    spec = load_spec(write_experiment(tmp_path / "a.yaml", scheduler={"name": "pbt", "synch": False}))
+    assert scheduler_kwargs(spec)["synch"] is False
+    assert stopper_for(load_spec(write_experiment(tmp_path / "h.yaml", scheduler="asha"))) is None
+
+
 @pytest.fixture(scope="module")
 def pbt(ray_address, tmp_path_factory):
     """Three trials, perturbed every epoch, all three live at once (two run at a time: PBT pauses the third)."""
