@@ -37,10 +37,14 @@ def write_text(path: str, text: str) -> None:
         out.write(text.encode())
 
 
-def read_text(path: str) -> str:
+def read_bytes(path: str) -> bytes:
     fs, p = _fs(path)
     with fs.open_input_stream(p) as src:
-        return src.read().decode()
+        return src.read()
+
+
+def read_text(path: str) -> str:
+    return read_bytes(path).decode()
 
 
 def check_writable(storage: str) -> str | None:

@@ -78,7 +78,7 @@ def make_experiment(tmp_path: Path, trials: dict[str, list[dict]], metric="val_a
         (folder / "result.json").write_text("".join(json.dumps({**r, "trial_id": tid}) + "\n" for r in history))
         for r in history:
             if r.get("checkpoint_dir_name"):
-                (folder / r["checkpoint_dir_name"]).mkdir()
+                (folder / r["checkpoint_dir_name"]).mkdir(exist_ok=True)  # Ray may name one twice
     return exp
 
 

@@ -48,8 +48,6 @@ def test_the_dependency_range_is_exactly_the_ray_ci_tests():
 # the findings in files that other changes of issue 25 fence (each must still be there: once its file is
 # fenced, remove its entry here, so that the fence cannot silently open again)
 ELSEWHERE = {
-    "raytune_app/run/mlflow_runs.py": ["uses ._trial_runs"],  # Ray's MLflowLoggerCallback._trial_runs
-    "raytune_app/trial/user_trainable.py": ["replaces tune.report"],
 }
 
 

@@ -31,10 +31,12 @@ def report_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run_report(args: argparse.Namespace) -> int:
-    from raytune_app.results.report import load_experiments, ranked, render
+    from raytune_app.results.report import damage_warnings, load_experiments, ranked, render
 
     experiments = load_experiments(args.experiments)
     table = ranked(experiments, args.sort, args.top)
+    for warning in damage_warnings(experiments):
+        print(warning, file=sys.stderr)
     print(render(experiments, table, args.format), flush=True)
     if args.html:
         from raytune_app.results.html_report import write_html

@@ -54,6 +54,13 @@ def _checkpoint_dir(e: Experiment, trial_id: str, recorded: str | None) -> str:
     raise NoBestTrial(f"{e.path}: the best trial saved no checkpoint")
 
 
+def _checkpoint_config(e: Experiment, trial_id: str, checkpoint: str, recorded: dict[str, Any]) -> dict[str, Any]:
+    """The config that produced the checkpoint's epoch (under PBT not the one the trial started with): what
+    the model is rebuilt with; `recorded` (summary.json's) when the trial's results are gone."""
+    trial = next((t for t in e.trials if t.trial_id == trial_id), None)
+    return (trial.config_of(trial.checkpoint_row(checkpoint)) if trial else {}) or recorded
+
+
 def restore_model(spec, dataset, config: dict[str, Any], checkpoint: str):
     """The model a trial's config describes, with a checkpoint's weights, in eval mode; and the checkpoint."""
     from raytune_app.trial.checkpoint import load_checkpoint
@@ -76,7 +83,7 @@ def held_out_scores(spec, dataset, trial, checkpoint: str | None) -> dict[str, f
     name = TEST_METRIC[dataset.task]
     if checkpoint is None or dataset.X_test is None or len(dataset.X_test) == 0:
         return {name: None}
-    model, _ = restore_model(spec, dataset, trial.config, checkpoint)
+    model, _ = restore_model(spec, dataset, trial.config_of(trial.checkpoint_row(checkpoint)), checkpoint)
     scores = evaluate(model, torch.from_numpy(dataset.X_test), torch.from_numpy(dataset.y_test), dataset)
     return {name: scores[SCORE[dataset.task]]}
 
@@ -103,9 +110,8 @@ def load_best(path: str | Path) -> BestModel:
     except InputError as exc:
         raise InputError(f"{path}: {p}" for p in exc.problems) from None
     trial_id = str(best["trial_id"])
-    trial = next((t for t in e.trials if t.trial_id == trial_id), None)
-    config = trial.config if trial and trial.config else best["config"]
     checkpoint = _checkpoint_dir(e, trial_id, best.get("checkpoint"))
+    config = _checkpoint_config(e, trial_id, checkpoint, best["config"])
     model, state = restore_model(spec, dataset, config, checkpoint)
     test = TEST_METRIC[dataset.task]
     scores = {"experiment": e.name, "trial_id": trial_id, "epoch": int(state["epoch"]), "metric": e.metric,
@@ -117,9 +123,8 @@ def _user_trainable_best(e: Experiment, spec, best: dict[str, Any]) -> BestModel
     """The best trial of a user's training function: its checkpoint folder as the function saved it (only the
     user's code can rebuild a model from it)."""
     trial_id = str(best["trial_id"])
-    trial = next((t for t in e.trials if t.trial_id == trial_id), None)
-    config = trial.config if trial and trial.config else best["config"]
     checkpoint = _checkpoint_dir(e, trial_id, best.get("checkpoint"))
+    config = _checkpoint_config(e, trial_id, checkpoint, best["config"])
     scores = {"experiment": e.name, "trial_id": trial_id, "epoch": best.get("epoch"), "metric": e.metric,
               "mode": e.mode, e.metric: best.get(e.metric), **{k: v for k, v in best.items() if k.startswith("test_")}}
     return BestModel(e, spec, None, trial_id, config, Path(checkpoint), best.get("epoch") or 0, None, scores)

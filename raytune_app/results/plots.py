@@ -40,7 +40,7 @@ def _hover(e: Experiment, t: Trial, best: float | None) -> str:
     """The fixed part of a trial's hover box: who it is, how it ended, its best value and config."""
     value = "none" if best is None else f"{best:.4g}"
     return (f"<b>trial {html.escape(t.trial_id)}</b> ({t.status})<br>best {e.metric} {value}<br>"
-            f"{_config_text(t.config)}<extra>{html.escape(e.name)}</extra>")
+            f"{_config_text(e.shown_config(t))}<extra>{html.escape(e.name)}</extra>")
 
 
 class Colours:
@@ -184,7 +184,7 @@ def learning_curves(e: Experiment) -> dict[str, Any] | None:
 def _varying(e: Experiment, trials: list[Trial]) -> dict[str, tuple[Param, list[Any]]]:
     """Each searched hyperparameter that varies among `trials`: its distribution and its value per trial
     (None: not sampled there)."""
-    flat = [flatten(t.config) for t in trials]
+    flat = [flatten(e.shown_config(t)) for t in trials]  # the config of the epoch whose value is shown
     columns = {name: (p, [c.get(name) for c in flat]) for name, p in searched(e).items()}
     return {n: (p, v) for n, (p, v) in columns.items() if len({str(x) for x in v}) > 1}
 

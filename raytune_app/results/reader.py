@@ -3,8 +3,9 @@
 An experiment folder (STORAGE/NAME, a local path or a URI) holds
 - our `raytune_app_spec.json`: the validated experiment (metric, mode, budget, space);
 - Ray's `trial_*/result.json`: one JSON line per reported epoch, each with the trial's id, its
-  experiment tag (the searcher's proposal number first) and, for an epoch that saved one, the
-  checkpoint folder's name (`checkpoint_dir_name`);
+  experiment tag (the searcher's proposal number first), the config that produced it (PBT changes a
+  trial's config as it goes) and, for an epoch that saved one, the checkpoint folder's name
+  (`checkpoint_dir_name`). Metrics are read as Ray names them: a nested `{"val": {"acc": x}}` is `val/acc`;
 - Ray's experiment state, which knows each trial's status (read as plain JSON, never unpickled);
 - once an invocation has ended, our `summary.json` and `trials.csv` (statuses, best trial, test score).
 
@@ -26,6 +27,7 @@ from raytune_app.results import best as best_rule
 from raytune_app.results.status import BUDGET_MARKER, classify, progress
 from raytune_app.spec.metrics import direction
 from raytune_app.spec.names import SPEC_FILE
+from raytune_app.spec.space import flatten
 
 RESULT_FILE = "result.json"
 SUMMARY_FILE = "summary.json"
@@ -43,25 +45,67 @@ def is_experiment(path: str) -> bool:
     return storage.exists(storage.join(path, SPEC_FILE))
 
 
-def read_json_lines(file: str) -> list[dict[str, Any]]:
-    """A file of one JSON object a line ([] when it is not there); a torn last line (being written right
-    now) is skipped; an unreadable file raises OSError (or UnicodeDecodeError)."""
-    if not storage.exists(file):
-        return []
-    rows = []
-    for line in storage.read_text(file).splitlines():
-        try:
-            row = json.loads(line)
-        except json.JSONDecodeError:
+def parse_json_lines(data: bytes) -> tuple[list[dict[str, Any]], int]:
+    """(the JSON objects of a file of one a line, how many lines were skipped as damaged). A line that is not
+    UTF-8 or not a JSON object is skipped and counted, one line at a time, so one bad byte costs one line; a
+    torn last line (no newline yet: being written right now, or a killed run's) is skipped without counting."""
+    lines = data.split(b"\n")
+    rows, skipped = [], 0
+    for i, line in enumerate(lines):
+        if not line.strip():
             continue
+        try:
+            row = json.loads(line.decode("utf-8"))
+        except ValueError:  # UnicodeDecodeError and JSONDecodeError are both ValueErrors
+            row = None
         if isinstance(row, dict):
             rows.append(row)
-    return rows
+        elif i < len(lines) - 1:  # the last piece has no newline after it: torn, not damaged
+            skipped += 1
+    return rows, skipped
+
+
+def read_json_lines(file: str) -> list[dict[str, Any]]:
+    """A file of one JSON object a line ([] when it is not there), damaged lines skipped (parse_json_lines);
+    an unreadable file raises OSError."""
+    return parse_json_lines(storage.read_bytes(file))[0] if storage.exists(file) else []
+
+
+def flat_result(result: Mapping[str, Any]) -> dict[str, Any]:
+    """A result with its metrics named as Ray names them (nested mappings flattened with `/`, as Ray's
+    TuneController does before schedulers, searchers and stoppers see it): what `metric: val/acc` refers to.
+    The `config` stays one nested mapping: it is the config, not metrics."""
+    flat = flatten({k: v for k, v in result.items() if k != "config"})
+    if "config" in result:
+        flat["config"] = result["config"]
+    return flat
+
+
+def _latest_owns_its_checkpoint(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Results that name a checkpoint folder a later result names again lose it: the folder holds the later
+    epoch's model. (Ray numbers a trial's checkpoints after those its driver registered; PBT's exploit drops
+    the exploited trial's latest checkpoint unregistered, so its next checkpoint is written into that folder,
+    as is a trial's resumed from a checkpoint older than its last.) So no score is shown with, or chosen for,
+    another epoch's model."""
+    owner = {r["checkpoint_dir_name"]: i for i, r in enumerate(rows) if r.get("checkpoint_dir_name")}
+    return [{**r, "checkpoint_dir_name": None} if owner.get(r.get("checkpoint_dir_name"), i) != i else r
+            for i, r in enumerate(rows)]
+
+
+def read_result_file(trial_path: str) -> tuple[list[dict[str, Any]], int]:
+    """(a trial's reported results, oldest first, each flattened by flat_result, each checkpoint folder named
+    only by the result whose model it holds; how many damaged lines of Ray's result.json were skipped);
+    ([], 0) when it has none yet. An unreadable file raises OSError."""
+    file = storage.join(trial_path, RESULT_FILE)
+    if not storage.exists(file):
+        return [], 0
+    rows, skipped = parse_json_lines(storage.read_bytes(file))
+    return _latest_owns_its_checkpoint([flat_result(r) for r in rows]), skipped
 
 
 def read_results(trial_path: str) -> list[dict[str, Any]]:
-    """A trial's reported results, oldest first, from Ray's result.json ([] when it has none yet)."""
-    return read_json_lines(storage.join(trial_path, RESULT_FILE))
+    """A trial's reported results, oldest first, each flattened by flat_result ([] when it has none yet)."""
+    return read_result_file(trial_path)[0]
 
 
 def proposal_number(row: Mapping[str, Any]) -> int | None:
@@ -74,10 +118,21 @@ def proposal_number(row: Mapping[str, Any]) -> int | None:
 class Trial:
     trial_id: str
     status: str
-    config: dict[str, Any]  # as sampled (conditional branches nested)
-    rows: list[dict[str, Any]]  # Ray's result.json, one per reported epoch, without the config
+    config: dict[str, Any]  # as sampled (conditional branches nested); a row's own: config_of(row)
+    rows: list[dict[str, Any]]  # Ray's result.json, one per reported epoch (flat_result: with its config)
     path: str | None = None  # the trial's folder
     order: int | None = None  # proposal number: ties for best go to the trial proposed first
+    skipped_lines: int = 0  # damaged lines of its result.json, not read
+
+    def config_of(self, row: Mapping[str, Any] | None) -> dict[str, Any]:
+        """The config that produced `row` (Ray records it in each result; PBT's exploits change it as the
+        trial goes), or the trial's own config for a row without one."""
+        return dict((row or {}).get("config") or self.config)
+
+    def checkpoint_row(self, checkpoint: str) -> dict[str, Any] | None:
+        """The result that saved the checkpoint folder `checkpoint` (a path or just its name), or None."""
+        name = checkpoint.rstrip("/").rsplit("/", 1)[-1]
+        return next((r for r in reversed(self.rows) if r.get("checkpoint_dir_name") == name), None)
 
     @cached_property
     def history(self) -> pd.DataFrame:
@@ -105,6 +160,12 @@ class Experiment:
     status_note: str = ""  # why statuses are 'unknown', when they are
     orphans: list[str] = field(default_factory=list)  # trial folders Ray's record does not list (kept, not shown)
 
+    @property
+    def damaged(self) -> dict[str, int]:
+        """result.json files that had damaged lines -> how many of their lines were skipped."""
+        return {storage.join(t.path, RESULT_FILE): t.skipped_lines for t in self.trials
+                if t.skipped_lines and t.path}
+
     @cached_property
     def checkpointed(self) -> bool:
         """Whether any trial saved a checkpoint: then only checkpointed epochs can be a trial's best."""
@@ -123,6 +184,11 @@ class Experiment:
     def best_value(self, trial: Trial, metric: str | None = None, mode: str | None = None) -> float | None:
         row = self.best_epoch(trial, metric, mode)
         return None if row is None else float(row[metric or self.metric])
+
+    def shown_config(self, trial: Trial, metric: str | None = None, mode: str | None = None) -> dict[str, Any]:
+        """The config that goes with the trial's best value (best_value, same arguments): the one that produced
+        its best epoch (under PBT not the one it started with), or its latest result's without a best epoch."""
+        return trial.config_of(self.best_epoch(trial, metric, mode) or trial.last)
 
     def ranked(self, metric: str | None = None, mode: str | None = None) -> list[Trial]:
         """The trials best first by the one rule; those without a usable value last, in proposal order."""
@@ -155,12 +221,12 @@ def trial_folders(path: str) -> list[str]:
     return [d for d in storage.list_dirs(path) if d.startswith(TRIAL_PREFIX)]
 
 
-def _read_trial(path: str, folder: str) -> tuple[str, dict, list[dict], int | None, str]:
+def _read_trial(path: str, folder: str) -> tuple[str, dict, list[dict], int | None, str, int]:
     trial_path = storage.join(path, folder)
     try:
-        rows = read_results(trial_path)
+        rows, skipped = read_result_file(trial_path)
     except OSError:
-        rows = []
+        rows, skipped = [], 0
     config = rows[0].get("config", {}) if rows else {}
     params = storage.join(trial_path, "params.json")
     if not config and storage.exists(params):
@@ -169,8 +235,7 @@ def _read_trial(path: str, folder: str) -> tuple[str, dict, list[dict], int | No
         except (OSError, ValueError):
             config = {}
     trial_id = str((rows[0].get("trial_id") if rows else None) or folder.removeprefix(TRIAL_PREFIX))
-    clean = [{k: v for k, v in r.items() if k != "config"} for r in rows]
-    return trial_id, config, clean, proposal_number(rows[0]) if rows else None, trial_path
+    return trial_id, config, rows, proposal_number(rows[0]) if rows else None, trial_path, skipped
 
 
 @dataclass(frozen=True)
@@ -258,8 +323,8 @@ def load_experiment(path: str | Any, ray_states: Mapping[str, RayTrial] | None =
         raise InputError([f"{shown_as}: not a raytune-app experiment folder (no {SPEC_FILE})"])
     spec = read_spec(path, shown_as)
     summary = read_summary(path, shown_as) if use_summary else None
-    found = {tid: (config, rows, order, folder)
-             for tid, config, rows, order, folder in (_read_trial(path, f) for f in trial_folders(path))}
+    found = {tid: (config, rows, order, folder, skipped)
+             for tid, config, rows, order, folder, skipped in (_read_trial(path, f) for f in trial_folders(path))}
     table = _summary_table(path) if summary is not None and ray_states is None else None
     note, live = "", False
     if ray_states is None and table is None:
@@ -279,7 +344,7 @@ def load_experiment(path: str | Any, ray_states: Mapping[str, RayTrial] | None =
     orphans = [found[t][3] for t in found if authoritative and t not in given]
     trials = []
     for tid in [t for t in found if not authoritative or t in given] + [t for t in given if t not in found]:
-        config, rows, order, folder = found.get(tid, ({}, [], None, None))
+        config, rows, order, folder, skipped = found.get(tid, ({}, [], None, None, 0))
         state = given.get(tid)
         if state is not None and order is None:
             order = state.order
@@ -291,7 +356,7 @@ def load_experiment(path: str | Any, ray_states: Mapping[str, RayTrial] | None =
             ray_status = state.status if state else _status_from_errors(folder, spec) if note else None
             status = classify(rows[-1] if rows else None, ray_status, int(spec["max_epochs"]), budget_cut=cut,
                               live=live)
-        trials.append(Trial(tid, status, config, rows, folder, order))
+        trials.append(Trial(tid, status, config, rows, folder, order, skipped))
     trials.sort(key=lambda t: (t.order is None, t.order if t.order is not None else 0, t.trial_id))
     return Experiment(name=(summary or {}).get("experiment") or spec.get("name") or path.rsplit("/", 1)[-1],
                       path=path, metric=spec["metric"], mode=spec["mode"], max_epochs=int(spec["max_epochs"]),

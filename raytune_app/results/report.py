@@ -17,14 +17,14 @@ FORMATS = ("table", "json", "csv", "markdown")
 
 def trial_row(e: Experiment, t: Trial) -> dict[str, Any]:
     """One trial as trials.csv and `report` show it: status, epochs, best value (and its epoch) by the one
-    rule, last value, flattened config."""
+    rule, last value, and the flattened config that produced that best epoch (Experiment.shown_config)."""
     best = e.best_epoch(t)
     return {
         "trial_id": t.trial_id, "status": t.status, "epochs": t.epochs,
         f"best_{e.metric}": None if best is None else best[e.metric],
         "best_epoch": None if best is None else progress(best),
         f"last_{e.metric}": t.last.get(e.metric),
-        **{f"config/{k}": v for k, v in flatten(t.config).items()},
+        **{f"config/{k}": v for k, v in flatten(e.shown_config(t)).items()},
     }
 
 
@@ -117,12 +117,20 @@ def experiment_info(e: Experiment) -> dict[str, Any]:
             "best": None}
     if e.status_note:
         info["status_note"] = e.status_note
+    if e.damaged:
+        info["damaged_result_files"] = e.damaged  # result.json -> lines skipped
     if best:
         info["best"] = {"trial_id": best.get("trial_id"), e.metric: best.get(e.metric),
                         **({e.test_metric: best.get(e.test_metric)} if e.test_metric else {})}
     elif e.summary is None and e.best_trial is not None:  # still running: the best so far, by the same rule
         info["best"] = {"trial_id": e.best_trial.trial_id, e.metric: e.best_value(e.best_trial)}
     return info
+
+
+def damage_warnings(experiments: list[Experiment]) -> list[str]:
+    """One line per result.json with damaged lines: the trial's numbers come from its other lines."""
+    return [f"warning: {file}: {n} damaged line(s) skipped (not UTF-8 or not JSON); its trial is shown "
+            f"without them" for e in experiments for file, n in e.damaged.items()]
 
 
 def _headline(e: Experiment) -> str:

@@ -8,7 +8,8 @@ points at a deleted checkpoint, and the trial cannot resume (seen in a test that
 a checkpoint). So Ray keeps every checkpoint during the run, and the surplus goes once the run has ended and
 its final state is saved. The latest checkpoint on disk is not always the one that state names: a worker
 can write a checkpoint that the driver never records (it was stopped or killed first); so the state decides.
-In doubt, nothing is deleted: a trial whose results cannot be read, or whose record in the state cannot be.
+In doubt, nothing is deleted: a trial whose results cannot be read, some of whose result lines are damaged,
+or whose record in the state cannot be.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from __future__ import annotations
 from raytune_app import storage
 from raytune_app.ray_compat.experiment_state import is_checkpoint_folder, newest_state, saved_trials
 from raytune_app.results.best import ranked_checkpoints
-from raytune_app.results.reader import read_results, trial_folders
+from raytune_app.results.reader import read_result_file, trial_folders
 
 
 def surplus(checkpoints: list[str], ranked: list[str], keep: int, latest: str | None) -> list[str]:
@@ -41,9 +42,11 @@ def prune(path: str, metric: str, mode: str, keep: int) -> list[str]:
         if record is not None and not record.checkpoint_known:
             continue  # its record of checkpoints cannot be read: keep them all
         try:
-            rows = read_results(trial_path)
-        except (OSError, UnicodeDecodeError):
+            rows, damaged = read_result_file(trial_path)
+        except OSError:
             continue  # cannot tell which is best: keep them all
+        if damaged:
+            continue  # a damaged line may have been the best epoch's: keep them all
         checkpoints = [d for d in storage.list_dirs(trial_path) if is_checkpoint_folder(d)]
         if checkpoints and not rows:
             continue  # no scores at all (yet): keep them all

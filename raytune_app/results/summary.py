@@ -58,7 +58,7 @@ def summarize(path: str, spec, errored: Iterable[str],
         row = rows[e.trials.index(best)]
         checkpoint = checkpoint_path(e, best)
         summary["best"] = {
-            "trial_id": best.trial_id, "config": flatten(best.config), "epochs": row["epochs"],
+            "trial_id": best.trial_id, "config": flatten(e.shown_config(best)), "epochs": row["epochs"],
             "epoch": row["best_epoch"], spec.metric: row[f"best_{spec.metric}"], "checkpoint": checkpoint,
             **test_score(e, best, checkpoint),
         }

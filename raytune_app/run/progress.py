@@ -7,6 +7,7 @@ import sys
 
 from ray.tune import Callback
 
+from raytune_app.results.reader import flat_result
 from raytune_app.results.status import classify, progress
 
 
@@ -20,9 +21,9 @@ class TrialProgress(Callback):
 
     def _line(self, trial, how: str) -> None:
         self._done += 1
-        result = trial.last_result or {}
+        result = flat_result(trial.last_result or {})  # `val/acc` of a nested report, as Ray names it
         value = result.get(self._metric)
-        if isinstance(value, (int, float)) and math.isfinite(value):
+        if isinstance(value, (int, float)) and math.isfinite(value) and not result.get("diverged"):
             better = max if self._mode == "max" else min
             self._best = value if self._best is None else better(self._best, value)
         shown = f"{value:.4f}" if isinstance(value, (int, float)) else "-"

@@ -15,6 +15,7 @@ from tensorboard.compat.proto import summary_pb2
 from tensorboard.plugins.hparams import api_pb2, metadata, plugin_data_pb2
 from tensorboard.plugins.hparams import summary_v2 as hparams
 
+from raytune_app.results.reader import flat_result
 from raytune_app.spec.space import Param, flat_params, flatten
 
 FLUSH_SECS = 2  # how soon TensorBoard sees a trial's newest results
@@ -90,6 +91,7 @@ class TensorBoardCallback(LoggerCallback):
     def log_trial_result(self, iteration: int, trial, result: dict) -> None:
         writer = self._writer(trial)
         step = result.get("training_iteration", iteration)
+        result = flat_result(result)  # a nested report's `val/acc`, as Ray names it
         for name in self._metrics:
             if name in result:
                 writer.add_scalar(name, float(result[name]), global_step=step)

@@ -85,7 +85,9 @@ def build_tuner(spec: ExperimentSpec, dataset: Dataset, max_concurrent: int, his
         tune_config=tune.TuneConfig(
             metric=spec.metric, mode=spec.mode, search_alg=search_alg, scheduler=build_scheduler(spec),
             num_samples=spec.num_samples, time_budget_s=budget_left(spec.time_budget_s, started),
-            # a data-parallel trial's workers end with its actor: reusing the actor would leave them running
+            # a data-parallel trial's workers end with its actor: reusing the actor would leave them running.
+            # PBT reuses them too: the epochs its trials trained twice came from asynchronous PBT, with reused
+            # actors or without (spec/options.py, synch)
             reuse_actors=spec.resources.workers_per_trial == 1, trial_dirname_creator=_trial_dirname),
         run_config=tune.RunConfig(
             name=spec.name, storage_path=storage.resolve(spec.storage),

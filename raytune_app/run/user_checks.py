@@ -1,5 +1,5 @@
 """What the driver adds around the user's own code: its checks before Ray starts, the stopper of a user's
-training function, and the summary's view of what such a function reported."""
+training function (and of a PBT trial), and the summary's view of what such a function reported."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from typing import Any, Iterable
 from ray import tune
 
 from raytune_app.errors import InputError
+from raytune_app.run.schedulers import LastEpochStopper
 from raytune_app.spec.metrics import finite
 from raytune_app.spec.user_code import BUILTIN_MODELS, describe_exception
 from raytune_app.trial.user_trainable import MISSING_METRIC
@@ -43,7 +44,10 @@ class UserTrainableStopper(tune.Stopper):
 
 
 def stopper_for(spec) -> tune.Stopper | None:
-    return UserTrainableStopper(spec.max_epochs) if spec.trainable else None
+    """A user's function's stopper; a PBT trial's, at its last epoch (see LastEpochStopper)."""
+    if spec.trainable:
+        return UserTrainableStopper(spec.max_epochs)
+    return LastEpochStopper(spec.max_epochs) if spec.scheduler.name == "pbt" else None
 
 
 def missing_metric_problem(spec, results: Iterable[Any]) -> str | None:

@@ -80,9 +80,8 @@ def load_history(paths: list[str], params: Mapping[str, Param], metric: str, sou
             row = experiment.best_epoch(trial, metric)
             if trial.status not in ENDED or row is None:
                 continue
-            # the config that produced the value: PBT changes a trial's config as it goes, and Ray records
-            # each result's own config in it (a row without one: the trial's)
-            point = hyperopt_point(params, row.get("config") or trial.config)
+            # the config that produced the value: PBT changes a trial's config as it goes
+            point = hyperopt_point(params, trial.config_of(row))
             if point is None:
                 skipped += 1
                 continue

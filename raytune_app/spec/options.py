@@ -57,6 +57,11 @@ PBT_MUTABLE = ("lr", "weight_decay", "momentum", "dropout", "batch_size")
 HYPERBANDS = ("hyperband", "hb_bohb")  # the synchronous HyperBand schedulers: brackets that pause trials
 HYPERBAND_HANG = ("Ray's synchronous HyperBand can leave a last-round trial paused for ever when it pauses "
                   "trials at the last milestone")
+# Ray's PBT is asynchronous by default: a trial is compared with the others' latest scores, however many epochs
+# behind or ahead they are, and exploiting one behind sends it back to that epoch (it trains those epochs again)
+# or one ahead skips epochs; a trial cloning a paused trial's old checkpoint can even be picked to run again
+# before that trial resumes, and repeat (ray-project/ray#7284; Ray's remedy is synch). With `synch: true` all
+# trials are perturbed at the same epochs, so each trains exactly max_epochs. The file may still say otherwise.
 
 
 def scheduler_kwargs(spec) -> dict[str, Any]:
@@ -70,7 +75,7 @@ def scheduler_kwargs(spec) -> dict[str, Any]:
     elif name == "median":
         defaults |= {"grace_period": 1, "min_samples_required": 3}
     elif name == "pbt":
-        defaults |= {"perturbation_interval": 2 * spec.checkpoint_every}
+        defaults |= {"perturbation_interval": 2 * spec.checkpoint_every, "synch": True}
     else:
         defaults = {}
     return defaults | dict(spec.scheduler.options)

@@ -1,24 +1,33 @@
 """The user's own Ray Tune function trainable (`trainable: train.py:train`), run unchanged.
 
 `train(config)` calls `ray.tune.report(...)` and `ray.tune.get_checkpoint()` as in any Ray Tune script. The
-wrapper imports it where the trial runs and checks the first report of each trial: one without the
-experiment's metric is replaced by a report that names the metrics it had (and gives the metric its worst
-value, so schedulers and searchers stay sound); the trial then ends, and the driver's stopper ends the run.
+wrapper imports it where the trial runs and sees each of its reports (ray_compat/report.py):
+- a first report without the experiment's metric (read as Ray names metrics: `{"val": {"acc": x}}` reports
+  `val/acc`) is replaced by a report that names the metrics it had and gives the metric its worst value; the
+  trial then ends, and the driver's stopper ends the run;
+- a report whose metric is NaN or infinite is marked `diverged`, with the metric's worst value and without its
+  checkpoint, and the trial ends there, as a built-in trial does.
+Worst values keep schedulers and searchers sound.
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
-from typing import Any, Mapping
+from numbers import Real
+from typing import Any
 
 from ray import tune
 
+from raytune_app.ray_compat.report import rays_report, route_reports
 from raytune_app.spec.hyperparams import plain
 from raytune_app.spec.metrics import worst_value
+from raytune_app.spec.space import flatten
 from raytune_app.trial.user_model import import_here
 from raytune_app.trial.worker_exit import quiet_unraisable_exit
 
 MISSING_METRIC = "raytune_app_missing_metric"  # result key: the metrics a first report had instead
+DIVERGED = "diverged"  # result key, as the built-in trainer reports it
 
 
 @dataclass(frozen=True)
@@ -28,43 +37,44 @@ class UserTrainable:
     metric: str
 
 
-class _FirstReportLacksMetric(BaseException):
-    """Ends the user's function (BaseException: its own `except Exception` must not swallow it)."""
+class _TrialEnds(BaseException):
+    """Ends the user's function after the report that ended its trial (BaseException: the function's own
+    `except Exception` must not swallow it)."""
 
 
-_report = tune.report  # Ray's own
 _expected: dict[str, Any] = {"metric": None, "checked": True}
 
 
-def _flat_keys(metrics: Mapping[str, Any], prefix: str = "") -> list[str]:
-    """Result keys as Ray flattens them (`{"val": {"acc": 1}}` reports `val/acc`)."""
-    keys = []
-    for key, value in metrics.items():
-        keys += _flat_keys(value, f"{prefix}{key}/") if isinstance(value, Mapping) else [f"{prefix}{key}"]
-    return keys
+def _diverged(value: Any) -> bool:
+    """A NaN or infinite number (numpy's floats included); other values are the user's own business."""
+    return isinstance(value, Real) and not math.isfinite(value)
 
 
 def checked_report(metrics: dict, *, checkpoint: tune.Checkpoint | None = None) -> None:
-    """`ray.tune.report` with the first report of a trial checked for the experiment's metric."""
+    """`ray.tune.report` with the first report of a trial checked for the experiment's metric, and a non-finite
+    metric marked diverged; either ends the trial."""
     metric = _expected["metric"]
+    flat = flatten(metrics) if metric is not None else {}
     if metric is not None and not _expected["checked"]:
         _expected["checked"] = True
-        keys = _flat_keys(metrics)
-        if metric not in keys:
-            _report({metric: worst_value(metric), MISSING_METRIC: ", ".join(sorted(keys)) or "(nothing)"})
-            raise _FirstReportLacksMetric
-    _report(metrics, checkpoint=checkpoint)
+        if metric not in flat:
+            rays_report({metric: worst_value(metric), MISSING_METRIC: ", ".join(sorted(flat)) or "(nothing)"})
+            raise _TrialEnds
+    if _diverged(flat.get(metric)):
+        rays_report({**flat, metric: worst_value(metric), DIVERGED: True})
+        raise _TrialEnds
+    rays_report(metrics, checkpoint=checkpoint)
 
 
 def run_user_trainable(config: dict, code: UserTrainable) -> None:
-    """Import the user's function here and run it on the trial's config, its first report checked."""
+    """Import the user's function here and run it on the trial's config, its reports checked."""
     quiet_unraisable_exit()  # Ray ends this worker with SIGTERM once the trial stops (worker_exit.py)
-    tune.report = checked_report  # before the import: `from ray.tune import report` then binds it too
+    route_reports(checked_report)  # before the import: `from ray.tune import report` then binds it too
     fn = import_here(code.ref, code.code_dir)
     _expected.update(metric=code.metric, checked=False)
     try:
         fn(plain(config))
-    except _FirstReportLacksMetric:
+    except _TrialEnds:
         return
     finally:
         _expected.update(metric=None, checked=True)
