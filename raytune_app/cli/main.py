@@ -57,8 +57,9 @@ def _tune_flags(p: argparse.ArgumentParser) -> None:
 
 
 def _ray_flags(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--address", help="join a running Ray cluster (auto or HOST:PORT); default: start one")
-    p.add_argument("--dashboard", action="store_true", help="start Ray's dashboard (on 127.0.0.1)")
+    p.add_argument("--address", help="join a running Ray cluster (auto or HOST:PORT); default: the one RAY_ADDRESS "
+                                     "names or `ray start --head` started on this machine, else start one")
+    p.add_argument("--dashboard", action="store_true", help="start Ray's dashboard (on 127.0.0.1) with a Ray it starts")
 
 
 def build_parser() -> argparse.ArgumentParser:
