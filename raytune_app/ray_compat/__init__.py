@@ -1,0 +1,1 @@
+"""Ray's private names and file formats, fenced in one place."""
