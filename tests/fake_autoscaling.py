@@ -19,6 +19,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from datetime import datetime
 from pathlib import Path
 
 import yaml
@@ -127,18 +128,12 @@ class FakeCluster:
         return ["nsenter", f"--target={self.init_pid}", "--net", "--pid", "--mount",
                 f"--wd={cwd or Path.cwd()}", "--", *map(str, args)]
 
-    def python(self, code: str, *args: str) -> str:
-        """Run Python `code` as a driver of the cluster; its stdout."""
-        done = self.run([sys.executable, "-c", code, *args], timeout=120)
-        assert done.returncode == 0, done.stderr[-3000:]
-        return done.stdout
-
     def state(self, what: str) -> list[dict]:
         """Ray's state API (`ray list nodes|actors --detail`): dead actors and nodes included."""
         done = self.run([RAY, "list", what, "--detail", "--format", "json", "--limit", "10000",
                          "--address", DASHBOARD], timeout=120)
         assert done.returncode == 0, done.stderr[-3000:]
-        return json.loads(done.stdout)
+        return [] if done.stdout.startswith("No resource") else json.loads(done.stdout)
 
     def processes(self) -> list[int]:
         """Host pids of the processes left in the cluster's PID namespace."""
@@ -151,6 +146,23 @@ class FakeCluster:
                 continue
         return pids
 
+    def kill_node(self, node_id: str) -> int:
+        """End one node as a machine that vanishes would: SIGKILL to its raylet and agents (they name its node
+        id) and to their children (the workers: trials in training). Returns how many processes it killed."""
+        flags = {f"--node_id={node_id}".encode(), f"--node-id={node_id}".encode()}
+        mine = {}  # pid -> (parent pid, arguments)
+        for pid in self.processes():
+            try:
+                parent = int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
+                mine[pid] = parent, Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+            except OSError:  # ended meanwhile
+                continue
+        node = {pid for pid, (_, args) in mine.items() if flags & set(args)}
+        doomed = node | {pid for pid, (parent, _) in mine.items() if parent in node}
+        for pid in doomed:
+            os.kill(pid, signal.SIGKILL)
+        return len(doomed)
+
     def stop(self) -> None:
         """Kill the namespace's first process: the kernel then kills every process in the namespace."""
         if self.init_pid:
@@ -161,3 +173,20 @@ class FakeCluster:
         while self.processes() and time.time() < deadline:
             time.sleep(0.2)
         subprocess.run(["rm", "-rf", str(self.temp)], check=False)
+
+
+
+def trial_actors(cluster: FakeCluster, before: set[str]) -> list[dict]:
+    """The actors of Tune's trials (one per trial, or several trials in turn: Tune reuses them) that are not in
+    `before` (actor ids), from Ray's actor list, which tells the node each ran on."""
+    return [a for a in cluster.state("actors")
+            if a["class_name"].endswith("ImplicitFunc") and a["actor_id"] not in before]
+
+
+def epoch(stamp: str) -> float:
+    """Seconds since the epoch of a time in Ray's state API output ('2026-12-06 22:26:30.138000', local time)."""
+    return datetime.fromisoformat(stamp).timestamp()
+
+
+def actor_ids(cluster: FakeCluster) -> set[str]:
+    return {a["actor_id"] for a in cluster.state("actors")}

@@ -1,7 +1,7 @@
 """The experiment's own code on every node: its folder as the job's Ray runtime env (`working_dir`).
 
-On one node nothing is copied (workers import from the folder itself). On a cluster of several nodes the
-driver joins with `runtime_env={"working_dir": FOLDER, "excludes": [...]}`: Ray zips the folder once and
+On one node nothing is copied (workers import from the folder itself). On a cluster of several nodes, or one
+whose autoscaler may add nodes (which do not have the folder), the driver joins with `runtime_env={"working_dir": FOLDER, "excludes": [...]}`: Ray zips the folder once and
 every worker imports the user's files from its node's copy.
 """
 
@@ -79,11 +79,14 @@ def code_runtime_env(folder: str | Path, storage_path: str, source: str, limit: 
 
 
 def ship_code(folder: str, storage_path: str, source: str) -> bool:
-    """On a cluster of several nodes, rejoin it with the experiment's folder as the job's working_dir (a
-    runtime env is fixed when the driver joins); on one node, leave it. Returns whether it ships."""
+    """On a cluster of several nodes, or of one that its autoscaler may grow, rejoin it with the experiment's
+    folder as the job's working_dir (a runtime env is fixed when the driver joins); on one node, leave it.
+    Returns whether it ships."""
     import ray
 
-    if len([n for n in ray.nodes() if n.get("Alive")]) < 2:
+    from raytune_app.cluster.ray_session import cluster_nodes
+
+    if len(cluster_nodes()) < 2:
         return False
     env = code_runtime_env(folder, storage_path, source)
     address = ray.get_runtime_context().gcs_address
