@@ -155,3 +155,15 @@ def test_a_node_lost_mid_trial_is_replaced_and_the_trial_continues_from_its_chec
     nodes = [a["node_id"] for a in trial_actors(fake, before)]
     assert victim in nodes and len(set(nodes)) == 2, nodes  # retried on another node
     assert worker_nodes(fake)[victim]["state"] == "DEAD"
+
+
+def test_gpus_auto_probes_on_a_gpu_node_that_the_autoscaler_adds(fake, tmp_path):
+    """`gpus_per_trial: auto` with only the CPU head up: the GPU worker types count, so the memory probe asks for
+    a GPU and the autoscaler adds a worker.gpu node for it (its GPU declared only: PyTorch there finds no CUDA
+    device, which the run reports, exit 2)."""
+    spec = write_experiment(tmp_path / "auto.yaml", num_samples=1, max_epochs=1, resources={"gpus_per_trial": "auto"})
+    out = fake.run([*TUNE, spec, "--storage", tmp_path / "runs", "--address", GCS], cwd=tmp_path, timeout=600)
+    assert out.returncode == 2, out.stdout[-2000:] + out.stderr[-2000:]
+    assert f"{spec}: resources.gpus_per_trial: auto: PyTorch on the GPU node" in out.stderr
+    assert "sees no CUDA device" in out.stderr
+    assert any(n["resources_total"].get("GPU") for n in worker_nodes(fake).values())
