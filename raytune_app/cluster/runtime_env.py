@@ -1,8 +1,9 @@
 """The experiment's own code on every node: its folder as the job's Ray runtime env (`working_dir`).
 
-On one node nothing is copied (workers import from the folder itself). On a cluster of several nodes, or one
-whose autoscaler may add nodes (which do not have the folder), the driver joins with `runtime_env={"working_dir": FOLDER, "excludes": [...]}`: Ray zips the folder once and
-every worker imports the user's files from its node's copy.
+On one node nothing is copied (workers import from the folder itself). On a cluster of several nodes, or of one
+whose autoscaler may add nodes (which do not have the folder), the driver joins with
+`runtime_env={"working_dir": FOLDER, "excludes": [...]}`: Ray zips the folder once and every worker imports the
+user's files from its node's copy.
 """
 
 from __future__ import annotations
