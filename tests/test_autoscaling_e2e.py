@@ -53,6 +53,35 @@ def all_workers_gone(fake: FakeCluster) -> dict[str, dict] | None:
     return nodes if nodes and all(n["state"] == "DEAD" for n in nodes.values()) else None
 
 
+READ_CONFIG = """
+import json, sys, ray
+from raytune_app.ray_compat import autoscaler
+
+ray.init(address=sys.argv[1])
+here = autoscaler.autoscaling_config()  # this driver is on the head: read in this process
+context = ray.get_runtime_context()
+
+
+class OnAWorkerNode:
+    \"\"\"The runtime context of a driver on another node than the head.\"\"\"
+    gcs_address = context.gcs_address
+
+    def get_node_id(self):
+        return "0" * 56
+
+
+ray.get_runtime_context = OnAWorkerNode
+print(json.dumps([here, autoscaler.autoscaling_config()]))  # read by a Ray task on the head
+"""
+
+
+def test_the_node_types_are_read_from_the_autoscaler_the_cluster_runs_by_a_driver_on_any_node(fake):
+    done = fake.run([sys.executable, "-c", READ_CONFIG, GCS], timeout=120)
+    assert done.returncode == 0, done.stderr[-3000:]
+    here, on_head = json.loads(done.stdout.splitlines()[-1])
+    assert here == on_head == fake.config  # the file the head's autoscaler was started with
+
+
 def test_a_trial_no_node_type_can_hold_is_refused_naming_the_largest_type(fake, tmp_path):
     spec = write_experiment(tmp_path / "huge.yaml", num_samples=1, max_epochs=1, resources={"cpus_per_trial": 3})
     out = fake.run([*TUNE, spec, "--storage", tmp_path / "runs", "--address", GCS], cwd=tmp_path)
