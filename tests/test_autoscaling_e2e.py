@@ -71,14 +71,16 @@ class OnAWorkerNode:
 
 
 ray.get_runtime_context = OnAWorkerNode
-print(json.dumps([here, autoscaler.autoscaling_config()]))  # read by a Ray task on the head
+print("configs:", json.dumps([here, autoscaler.autoscaling_config()]))  # read by a Ray task on the head
 """
 
 
 def test_the_node_types_are_read_from_the_autoscaler_the_cluster_runs_by_a_driver_on_any_node(fake):
     done = fake.run([sys.executable, "-c", READ_CONFIG, GCS], timeout=120)
     assert done.returncode == 0, done.stderr[-3000:]
-    here, on_head = json.loads(done.stdout.splitlines()[-1])
+    # (the driver also prints the autoscaler's events as they come)
+    (line,) = [s for s in done.stdout.splitlines() if s.startswith("configs: ")]
+    here, on_head = json.loads(line.removeprefix("configs: "))
     assert here == on_head == fake.config  # the file the head's autoscaler was started with
 
 

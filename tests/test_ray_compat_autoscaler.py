@@ -61,12 +61,13 @@ flag = autoscaler.GCS_FLAG + ray.get_runtime_context().gcs_address
 monitors = [a for a in map(args, Path("/proc").iterdir())
             if flag in a and any(x.endswith("autoscaler/_private/monitor.py") for x in a)]
 heads = [n for n in ray.nodes() if autoscaler.HEAD_RESOURCE in n["Resources"]]
-print(json.dumps([len(monitors), len(heads), autoscaler.autoscaling_config()]))
+print("found:", json.dumps([len(monitors), len(heads), autoscaler.autoscaling_config()]))
 """
     done = subprocess.run([sys.executable, "-c", probe, ray_address], env=ENV, capture_output=True, text=True,
                           timeout=120)
     assert done.returncode == 0, done.stderr[-3000:]
-    monitors, heads, config = yaml.safe_load(done.stdout.splitlines()[-1])
+    (line,) = [s for s in done.stdout.splitlines() if s.startswith("found: ")]  # not Ray's own lines
+    monitors, heads, config = yaml.safe_load(line.removeprefix("found: "))
     assert monitors == 1, changed(f"{monitors} autoscaler processes (monitor.py) name the cluster's GCS address")
     assert heads == 1, changed("no node, or several, holds the head's resource")
     assert config is None  # no autoscaler config: the live nodes only
