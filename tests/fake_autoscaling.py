@@ -99,13 +99,14 @@ class FakeCluster:
     def start(self) -> None:
         config = self.root / "autoscaler.yaml"
         config.write_text(yaml.safe_dump(self.config))
-        self.unshare = subprocess.Popen([*UNSHARE, sys.executable, "-c", INIT], stdout=subprocess.PIPE, text=True,
-                                        preexec_fn=_die_with_parent)
-        assert self.unshare.stdout.readline().strip() == "up", "the namespace's loopback did not come up"
+        self.unshare = subprocess.Popen([*UNSHARE, sys.executable, "-c", INIT], stdout=subprocess.PIPE,
+                                        stderr=subprocess.PIPE, text=True, preexec_fn=_die_with_parent)
+        if self.unshare.stdout.readline().strip() != "up":
+            raise AssertionError(f"the namespace's loopback did not come up: {self.unshare.stderr.read()[-2000:]}")
         children = Path(f"/proc/{self.unshare.pid}/task/{self.unshare.pid}/children").read_text().split()
         self.init_pid = int(children[0])
         self.pid_ns = os.stat(f"/proc/{self.init_pid}/ns/pid").st_ino
-        head_env = {"RAY_FAKE_CLUSTER": "1", "RAY_TMPDIR": str(self.temp),  # the fake nodes' folder too "AUTOSCALER_UPDATE_INTERVAL_S": "1",
+        head_env = {"RAY_FAKE_CLUSTER": "1", "RAY_TMPDIR": str(self.temp),  # the fake nodes' folder too
                     "RAY_OVERRIDE_NODE_ID_FOR_TESTING": FAKE_HEAD_ID, "RAY_CLOUD_INSTANCE_ID": FAKE_HEAD_ID,
                     # a lost node noticed within seconds instead of Ray's default of about half a minute
                     "RAY_health_check_period_ms": "1000", "RAY_health_check_failure_threshold": "3"}
