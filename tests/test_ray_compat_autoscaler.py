@@ -5,13 +5,16 @@ cluster of Ray's fake provider, is in tests/test_autoscaling_e2e.py (`make test-
 from __future__ import annotations
 
 import inspect
+import os
 import subprocess
 import sys
+from pathlib import Path
 
+import pytest
 import ray
 import yaml
 
-from conftest import ENV, REPO
+from conftest import ENV, REPO, wait_for
 from raytune_app.cluster.ray_session import autoscaler_node_types
 from raytune_app.ray_compat import autoscaler
 
@@ -71,3 +74,23 @@ print("found:", json.dumps([len(monitors), len(heads), autoscaler.autoscaling_co
     assert monitors == 1, changed(f"{monitors} autoscaler processes (monitor.py) name the cluster's GCS address")
     assert heads == 1, changed("no node, or several, holds the head's resource")
     assert config is None  # no autoscaler config: the live nodes only
+
+
+
+@pytest.mark.skipif(os.getuid() != 0, reason="starting a process as another user needs root")
+def test_the_config_is_taken_only_from_a_process_of_this_user_naming_the_clusters_gcs(tmp_path):
+    """A process that looks like the head's autoscaler (the two flags on its command line), run by this user
+    and then by another one: only the first one's file counts, and only for its GCS address."""
+    config = tmp_path / "autoscaler.yaml"
+    sleeper = [sys.executable, "-c", "import time; time.sleep(60)", "--gcs-address=127.0.0.1:1",
+               f"--autoscaling-config={config.name}"]
+    for user, expected in ((None, config), ("nobody", None)):
+        as_user = ["setpriv", f"--reuid={user}", "--regid=nogroup", "--clear-groups"] if user else []
+        proc = subprocess.Popen([*as_user, *sleeper], cwd=tmp_path)
+        try:  # until setpriv (root) has become the sleeper
+            wait_for(lambda: Path(f"/proc/{proc.pid}/cmdline").read_bytes().startswith(sys.executable.encode()))
+            assert autoscaler.monitor_config_path("127.0.0.1:1") == expected, user
+            assert autoscaler.monitor_config_path("127.0.0.1:2") is None
+        finally:
+            proc.kill()
+            proc.wait()

@@ -72,7 +72,8 @@ def head_autoscaling_config(gcs_address: str) -> dict | None:
 
 def monitor_config_path(gcs_address: str) -> Path | None:
     """The --autoscaling-config file of the autoscaler process that serves `gcs_address` in this network
-    namespace (another Ray on this machine may use the same address in a namespace of its own)."""
+    namespace (another Ray on this machine may use the same address in a namespace of its own), run by this
+    process's user (as Ray runs the head's processes and its jobs): another user's process cannot name it."""
     own = Path("/proc/self/ns/net")
     if not own.exists():
         return None
@@ -81,6 +82,8 @@ def monitor_config_path(gcs_address: str) -> Path | None:
         if not proc.name.isdigit():
             continue
         try:
+            if proc.stat().st_uid != os.getuid():
+                continue
             args = (proc / "cmdline").read_bytes().decode(errors="replace").split("\0")
             config = next((a[len(CONFIG_FLAG):] for a in args if a.startswith(CONFIG_FLAG)), None)
             if not config or GCS_FLAG + gcs_address not in args or (proc / "ns" / "net").stat().st_ino != net:
