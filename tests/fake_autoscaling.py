@@ -14,6 +14,7 @@ from __future__ import annotations
 import ctypes
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -74,6 +75,8 @@ def scaled_down(aws: Path = REPO / "cluster" / "aws.yaml") -> dict:
 
 def namespaces_usable() -> str:
     """'' where this process may make the namespaces (root, or user namespaces allowed), else why not."""
+    if not shutil.which("nsenter"):
+        return "no nsenter (util-linux) on this machine"
     try:
         done = subprocess.run([*UNSHARE, "true"], capture_output=True, text=True, timeout=30)
     except (OSError, subprocess.TimeoutExpired) as e:
