@@ -26,7 +26,7 @@ test: $(STAMP)
 
 # Ray's autoscaler for real (tests/test_autoscaling_e2e.py): a cluster of Ray's fake multi-node provider in network
 # and PID namespaces of its own (root, or user namespaces allowed; skipped otherwise), nodes added and removed as
-# trials need them. One cluster for all its tests, one worker: about 5 minutes on two cores.
+# trials need them. One cluster for all its tests, one worker: 3 to 7 minutes on two cores, as busy as they are.
 test-cluster: $(STAMP)
 	$(VENV)/bin/python -m pytest -n 0 -m autoscaling -s tests/test_autoscaling_e2e.py
 
