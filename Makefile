@@ -5,7 +5,7 @@ PYTHON ?= python3
 TORCH ?= torch==2.13.0
 STAMP := $(VENV)/.installed
 
-.PHONY: setup tune test bench docs
+.PHONY: setup tune test test-cluster bench docs
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -22,7 +22,13 @@ tune: $(STAMP)
 # longest files first): the two cores are what holds the suite back, and a third worker keeps them busy while
 # the others' tests wait on Ray or on a trial caught mid-run
 test: $(STAMP)
-	$(VENV)/bin/python -m pytest -n 3 --dist loadfile
+	$(VENV)/bin/python -m pytest -n 3 --dist loadfile -m "not autoscaling"
+
+# Ray's autoscaler for real (tests/test_autoscaling_e2e.py): a cluster of Ray's fake multi-node provider in network
+# and PID namespaces of its own (root, or user namespaces allowed; skipped otherwise), nodes added and removed as
+# trials need them. One cluster for all its tests, one worker: 3 to 7 minutes on two cores, as busy as they are.
+test-cluster: $(STAMP)
+	$(VENV)/bin/python -m pytest -n 0 -m autoscaling -s tests/test_autoscaling_e2e.py
 
 # the search-quality benchmark, 85 minutes on two cores (docs/performance.md): its peers (Optuna, Syne Tune) and
 # matplotlib are installed first

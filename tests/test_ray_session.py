@@ -40,18 +40,16 @@ def test_live_workers_of_an_autoscaled_type_are_not_counted_twice():
     assert capacity(reachable_nodes(live, types), 1, 1, "f") == 2  # not 4
 
 
-def test_node_types_of_a_ray_up_cluster_count_even_when_scaled_to_zero(tmp_path):
+def test_node_types_of_an_autoscaler_config_count_even_when_scaled_to_zero():
     config = yaml.safe_load((REPO / "cluster" / "aws.yaml").read_text())
-    path = tmp_path / "ray_bootstrap_config.yaml"
-    path.write_text(yaml.safe_dump(config))
     head_only = [config["available_node_types"][config["head_node_type"]]["resources"]]
-    added = reachable_nodes(head_only, autoscaler_node_types(str(path)))[1:]
+    added = reachable_nodes(head_only, autoscaler_node_types(config))[1:]
     workers = {k: v for k, v in config["available_node_types"].items() if k != config["head_node_type"]}
     assert len(added) == sum(t["max_workers"] for t in workers.values())
     with pytest.raises(InputError):
         capacity(head_only, 1, 0.25, "f")  # a CPU-only head: no GPU yet ...
     assert capacity(head_only + added, 1, 0.25, "f") > 0  # ... but the GPU workers may come
-    assert autoscaler_node_types(str(tmp_path / "missing.yaml")) == []
+    assert autoscaler_node_types(None) == []  # no autoscaler
 
 
 def test_object_store_is_a_few_times_the_data_with_a_floor_and_rays_default_above():

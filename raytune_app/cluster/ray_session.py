@@ -56,23 +56,11 @@ def leave() -> None:
         ray.shutdown()
 
 
-AUTOSCALER_CONFIG = "~/ray_bootstrap_config.yaml"  # where `ray up` leaves the config on the head node
-
-
-def autoscaler_node_types(config_path: str = AUTOSCALER_CONFIG) -> list[tuple[dict, int]]:
-    """(resources, max_workers) of each worker type a `ray up` autoscaler may start ([] without one)."""
-    path = Path(config_path).expanduser()
-    if not path.is_file():
-        return []
-    import yaml
-
-    try:
-        config = yaml.safe_load(path.read_text()) or {}
-    except (OSError, yaml.YAMLError):
-        return []
-    head = config.get("head_node_type")
+def autoscaler_node_types(config: dict | None) -> list[tuple[dict, int]]:
+    """(resources, max_workers) of each worker type in an autoscaler's config ([] without one)."""
+    head = (config or {}).get("head_node_type")
     return [(dict(t.get("resources") or {}), int(t.get("max_workers", 0) or 0))
-            for name, t in (config.get("available_node_types") or {}).items() if name != head]
+            for name, t in ((config or {}).get("available_node_types") or {}).items() if name != head]
 
 
 def _matches(node: dict, resources: dict) -> bool:
@@ -122,11 +110,19 @@ def capacity(nodes: list[dict], cpus: float, gpus: float, source: str, workers: 
     return max(1, slots // workers)
 
 
-def trial_capacity(workers: int, cpus: float, gpus: float, source: str) -> int:
-    """Trials that fit at once on the live nodes plus those an autoscaler may add (`ray up` clusters),
-    so a GPU worker type scaled to zero still counts; see `capacity`."""
+def cluster_nodes() -> list[dict]:
+    """The resources of the live nodes and of the workers that the cluster's autoscaler may still add, its node
+    types read from the autoscaler that the cluster runs (`ray up`, `ray start --autoscaling-config`, KubeRay),
+    so a GPU worker type scaled to zero still counts."""
+    from raytune_app.ray_compat.autoscaler import autoscaling_config
+
     live = [n["Resources"] for n in ray.nodes() if n.get("Alive")]
-    return capacity(reachable_nodes(live, autoscaler_node_types()), cpus, gpus, source, workers)
+    return reachable_nodes(live, autoscaler_node_types(autoscaling_config()))
+
+
+def trial_capacity(workers: int, cpus: float, gpus: float, source: str) -> int:
+    """Trials that fit at once on the cluster as it is or as its autoscaler may grow it; see `capacity`."""
+    return capacity(cluster_nodes(), cpus, gpus, source, workers)
 
 
 @ray.remote(num_cpus=0)

@@ -1,9 +1,10 @@
 """The experiment's own code on every node: its folder as the job's Ray runtime env (`working_dir`).
 
-On one node nothing is copied (workers import from the folder itself). On a cluster of several nodes the
-driver joins with `runtime_env={"working_dir": FOLDER, "excludes": [...]}`: Ray zips the folder once and
-every worker imports the user's files from its node's copy. Ray leaves out what `.gitignore` and `.rayignore`
-files list, at every depth; raytune-app adds results, caches and, whatever those files say, secrets.
+On one node nothing is copied (workers import from the folder itself). On a cluster of several nodes, or of one
+whose autoscaler may add nodes (which do not have the folder), the driver joins with
+`runtime_env={"working_dir": FOLDER, "excludes": [...]}`: Ray zips the folder once and every worker imports the
+user's files from its node's copy. Ray leaves out what `.gitignore` and `.rayignore` files list, at every depth;
+raytune-app adds results, caches and, whatever those files say, secrets.
 """
 
 from __future__ import annotations
@@ -101,12 +102,14 @@ def describe(shipment: Shipment, folder: str | Path, source: str) -> list[tuple[
 
 
 def ship_code(folder: str, storage_path: str, source: str) -> bool:
-    """On a cluster of several nodes, rejoin it with the experiment's folder as the job's working_dir (a
-    runtime env is fixed when the driver joins), saying what is sent; on one node, leave it. Returns whether
-    it ships."""
+    """On a cluster of several nodes, or of one that its autoscaler may grow, rejoin it with the experiment's
+    folder as the job's working_dir (a runtime env is fixed when the driver joins), saying what is sent; on one
+    node, leave it. Returns whether it ships."""
     import ray
 
-    if len([n for n in ray.nodes() if n.get("Alive")]) < 2:
+    from raytune_app.cluster.ray_session import cluster_nodes
+
+    if len(cluster_nodes()) < 2:
         return False
     sent = shipment(folder, storage_path, source)
     for level, line in describe(sent, folder, source):

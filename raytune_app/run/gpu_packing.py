@@ -114,12 +114,9 @@ def _probe(model: str, code_dir: str, data, configs: list[dict]) -> dict[str, An
 
 
 def _cluster_has_gpus() -> bool:
-    import ray
+    from raytune_app.cluster.ray_session import cluster_nodes
 
-    from raytune_app.cluster.ray_session import autoscaler_node_types, reachable_nodes
-
-    live = [n["Resources"] for n in ray.nodes() if n.get("Alive")]
-    return any(r.get("GPU", 0) > 0 for r in reachable_nodes(live, autoscaler_node_types()))
+    return any(r.get("GPU", 0) > 0 for r in cluster_nodes())
 
 
 def pack_trials(spec: ExperimentSpec, data, source: str) -> ExperimentSpec:
