@@ -79,6 +79,23 @@ def test_the_user_trainable_checks_nested_reports_and_ends_a_diverged_trial(monk
     assert sent[-1] == ({"val/acc": 0.0, "epoch": 2, "diverged": True}, None)  # the worst value, no checkpoint
 
 
+@pytest.mark.parametrize("metric, mode, worst", [("score", "max", -math.inf), ("reward", "max", -math.inf),
+                                                 ("val/acc", "max", 0.0), ("loss", "min", math.inf),
+                                                 ("val_accuracy", "min", math.inf)])
+def test_a_diverged_user_trial_reports_the_worst_value_in_the_experiments_mode(monkeypatch, metric, mode, worst):
+    """The worst value follows the file's mode, not the metric's name: a `score` maximised that diverges must not
+    report +inf, the best value a scheduler or searcher could see."""
+    from raytune_app.trial import user_trainable as ut
+
+    sent = []
+    monkeypatch.setattr(ut, "rays_report", lambda metrics, checkpoint=None: sent.append(metrics))
+    monkeypatch.setitem(ut._expected, "metric", metric)
+    monkeypatch.setitem(ut._expected, "mode", mode)
+    with pytest.raises(ut._TrialEnds):
+        ut.checked_report({metric: math.nan})
+    assert sent == [{metric: worst, "diverged": True}]
+
+
 # ------------------------------------------------------------------------------------------ a row's config
 
 

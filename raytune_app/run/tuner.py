@@ -28,7 +28,7 @@ def trainable_for(spec: ExperimentSpec, dataset: Dataset | None):
     if spec.trainable:
         from raytune_app.trial.user_trainable import UserTrainable, run_user_trainable
 
-        fn = tune.with_parameters(run_user_trainable, code=UserTrainable(spec.trainable, spec.code_dir, spec.metric))
+        fn = tune.with_parameters(run_user_trainable, code=UserTrainable(spec.trainable, spec.code_dir, spec.metric, spec.mode))
         return tune.with_resources(fn, {"cpu": resources.cpus_per_trial, "gpu": resources.gpus_per_trial})
     on_workers = spec.data.on_workers  # then each trial calls the user's loader itself
     settings = TrialSettings(

@@ -30,9 +30,16 @@ def sign(mode: str) -> int:
     return 1 if mode == "max" else -1
 
 
-def worst_value(metric: str) -> float:
-    """What a diverged trial reports for `metric`: the worst value it can take."""
-    return 0.0 if direction(metric) == "max" else math.inf
+# scores that never go below 0: their worst value is 0 (others that grow, a reward or r2, can be negative)
+NON_NEGATIVE = ("accuracy", "acc", "auc", "f1", "precision", "recall")
+
+
+def worst_value(metric: str, mode: str | None = None) -> float:
+    """What a diverged trial reports for `metric` optimised in `mode` (default: its name's direction): the worst
+    value it can take, so that schedulers and searchers rank it last."""
+    if (mode or direction(metric)) == "min":
+        return math.inf
+    return 0.0 if metric.rsplit("/", 1)[-1].lower().endswith(NON_NEGATIVE) else -math.inf
 
 
 def finite(value: Any) -> bool:

@@ -35,6 +35,7 @@ class UserTrainable:
     ref: str  # train.py:train
     code_dir: str
     metric: str
+    mode: str  # the experiment's: a diverged or silent trial reports the metric's worst value in it
 
 
 class _TrialEnds(BaseException):
@@ -42,7 +43,7 @@ class _TrialEnds(BaseException):
     `except Exception` must not swallow it)."""
 
 
-_expected: dict[str, Any] = {"metric": None, "checked": True}
+_expected: dict[str, Any] = {"metric": None, "mode": None, "checked": True}
 
 
 def _diverged(value: Any) -> bool:
@@ -58,10 +59,10 @@ def checked_report(metrics: dict, *, checkpoint: tune.Checkpoint | None = None) 
     if metric is not None and not _expected["checked"]:
         _expected["checked"] = True
         if metric not in flat:
-            rays_report({metric: worst_value(metric), MISSING_METRIC: ", ".join(sorted(flat)) or "(nothing)"})
+            rays_report({metric: worst_value(metric, _expected["mode"]), MISSING_METRIC: ", ".join(sorted(flat)) or "(nothing)"})
             raise _TrialEnds
     if _diverged(flat.get(metric)):
-        rays_report({**flat, metric: worst_value(metric), DIVERGED: True})
+        rays_report({**flat, metric: worst_value(metric, _expected["mode"]), DIVERGED: True})
         raise _TrialEnds
     rays_report(metrics, checkpoint=checkpoint)
 
@@ -71,10 +72,10 @@ def run_user_trainable(config: dict, code: UserTrainable) -> None:
     quiet_unraisable_exit()  # Ray ends this worker with SIGTERM once the trial stops (worker_exit.py)
     route_reports(checked_report)  # before the import: `from ray.tune import report` then binds it too
     fn = import_here(code.ref, code.code_dir)
-    _expected.update(metric=code.metric, checked=False)
+    _expected.update(metric=code.metric, mode=code.mode, checked=False)
     try:
         fn(plain(config))
     except _TrialEnds:
         return
     finally:
-        _expected.update(metric=None, checked=True)
+        _expected.update(metric=None, mode=None, checked=True)
