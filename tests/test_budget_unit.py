@@ -1,4 +1,4 @@
-"""`--time-budget` counts from the command's start (run/budget.py), and a run it cut before any result says so."""
+"""`--time-budget` counts from the command's start (tuner/callbacks/budget.py), and a run it cut before any result says so."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import time
 
 import pytest
 
-from raytune_app.run.budget import budget_left
+from raytune_app.tuner.callbacks.budget import budget_left
 from raytune_app.run.driver import print_summary
 
 

@@ -1,4 +1,4 @@
-"""HyperBand's stopped pauses reach Ray's saved experiment state (run/schedulers.py, `_SavesStoppedPauses`).
+"""HyperBand's stopped pauses reach Ray's saved experiment state (tuner/schedulers.py, `_SavesStoppedPauses`).
 
 Ray 2.60 left every trial that HyperBandForBOHB stopped while PAUSED saved as PAUSED: the finished run read as
 unfinished, in CI too (a trial of the BOHB end-to-end test). Without actor reuse every paused trial has lost its
@@ -17,7 +17,7 @@ import ray
 from ray import cloudpickle, tune
 from ray.tune.search.bohb import TuneBOHB
 
-from raytune_app.run.schedulers import HyperBandForBOHBSavingPauses
+from raytune_app.tuner.schedulers import HyperBandForBOHBSavingPauses
 
 cloudpickle.register_pickle_by_value(sys.modules[__name__])  # the trainable below reaches Ray's workers by value
 

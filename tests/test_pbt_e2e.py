@@ -18,8 +18,8 @@ def test_pbt_is_synchronous_and_stops_at_the_last_epoch_unless_the_file_says_oth
     """Ray's asynchronous PBT compares a trial with the others' latest scores, from other epochs: on Ray's own
     pbt_function example (4 trials on 2 CPUs, 20 iterations each, results counted by a driver callback) trials
     trained 25 and 35 iterations, with reused actors or without; synchronous PBT trained 20 each."""
-    from raytune_app.run.schedulers import LastEpochStopper
-    from raytune_app.run.user_checks import stopper_for
+    from raytune_app.tuner.stoppers import LastEpochStopper
+    from raytune_app.tuner.stoppers import stopper_for
     from raytune_app.spec.load import load_spec
     from raytune_app.spec.options import scheduler_kwargs
 

@@ -174,10 +174,10 @@ def test_ray_stages_a_run_in_a_folder_named_by_its_start_to_the_second(tmp_path,
 
 
 def test_scheduler_and_searcher_names_make_the_public_classes_named():
-    """run/schedulers.py and run/searchers.py name Ray's public classes instead of its registries."""
+    """tuner/schedulers.py and tuner/searchers.py name Ray's public classes instead of its registries."""
     from ray import tune
 
-    from raytune_app.run import schedulers, searchers
+    from raytune_app.tuner import schedulers, searchers
 
     needs = {"pbt": {"hyperparam_mutations": {"lr": [0.1]}}}
     for name, cls in schedulers.CLASSES.items():

@@ -12,7 +12,7 @@ from ray.tune.search.hyperopt import HyperOptSearch
 from raytune_app.ray_compat.hyperopt import hyperopt_trials
 
 CHANGED = (f"Ray {ray.__version__}: HyperOptSearch no longer works as raytune_app/ray_compat/hyperopt.py "
-           "relies on; update that module (and run/warm_start.py) for this Ray")
+           "relies on; update that module (and tuner/warm_start.py) for this Ray")
 
 
 def searcher(points=None) -> HyperOptSearch:
@@ -32,7 +32,7 @@ def test_points_to_evaluate_come_first_by_position_and_new_ids_follow_every_tria
     s = searcher([{"x": 0.1}, {"x": 0.2}])
     trials = hyperopt_trials(s)
     assert len(trials.trials) == 2, CHANGED  # the points are HyperOpt trials from the start
-    # a finished trial appended after them, as run/warm_start.py does
+    # a finished trial appended after them, as tuner/warm_start.py does
     (tid,) = trials.new_trial_ids(1)
     done = generate_trial(tid, {"x": 0.9}) | {"state": hyperopt.JOB_STATE_DONE,
                                               "result": {"loss": -0.5, "status": hyperopt.STATUS_OK}}

@@ -1,4 +1,4 @@
-"""A trial restarted under the same driver keeps its logged history (run/result_logs.py), while a resumed
+"""A trial restarted under the same driver keeps its logged history (tuner/callbacks/result_logs.py), while a resumed
 experiment's new driver still picks up the history from the storage path."""
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ import pyarrow.fs
 import pytest
 from ray.tune.logger import CSVLoggerCallback, JsonLoggerCallback
 
-from raytune_app.run.result_logs import CsvLogger, JsonLogger
+from raytune_app.tuner.callbacks.result_logs import CsvLogger, JsonLogger
 
 
 class FakeStorage:

@@ -54,7 +54,7 @@ def test_nested_metrics_are_read_as_ray_names_them(tmp_path):
 
 
 def test_a_warm_start_learns_nested_metrics(tmp_path):
-    from raytune_app.run.warm_start import load_history
+    from raytune_app.tuner.warm_start import load_history
     from raytune_app.spec.space import parse_space
 
     trials = {"a": [row(1, 1, {"lr": 0.01}, val={"acc": 0.6}), row(2, 1, {"lr": 0.01}, val={"acc": 0.9})],
@@ -174,7 +174,7 @@ def test_report_lists_every_trial_of_a_damaged_experiment_and_names_the_damage(t
 
 def test_mlflow_logs_a_nested_metric_by_rays_name(monkeypatch):
     from raytune_app.ray_compat.mlflow import trial_runs
-    from raytune_app.run import mlflow_runs
+    from raytune_app.tuner.callbacks import mlflow_runs
 
     batches = []
 
@@ -197,7 +197,7 @@ def test_progress_lines_read_nested_metrics_and_skip_a_diverged_value_for_best_s
     that can be negative: it must not become the best so far."""
     from types import SimpleNamespace
 
-    from raytune_app.run.progress import TrialProgress
+    from raytune_app.tuner.callbacks.progress import TrialProgress
 
     progress = TrialProgress("eval/reward", "max", total=2, max_epochs=3)
     ok = SimpleNamespace(trial_id="t1", last_result={"epoch": 3, "eval": {"reward": -5.0}})

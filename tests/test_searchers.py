@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from optuna.trial import TrialState
 
-from raytune_app.run.searchers import build_search
+from raytune_app.tuner.searchers import build_search
 from raytune_app.spec.hyperparams import chosen
 from raytune_app.spec.load import load_spec
 

@@ -72,7 +72,7 @@ def test_seeded_optuna_runs_propose_the_same_first_configs(optuna_asha, ray_addr
 
 
 def test_bohb_with_hyperband_for_bohb(ray_address, tmp_path):
-    # trials HyperBandForBOHB stopped while paused read `unfinished` without run/schedulers.py's mend (in CI)
+    # trials HyperBandForBOHB stopped while paused read `unfinished` without tuner/schedulers.py's mend (in CI)
     summary, rows = tune(ray_address, tmp_path, "bohb", num_samples=6, max_epochs=3,
                          scheduler="hb_bohb", search={"name": "bohb", "min_points_in_model": 3})
     assert (summary["searcher"], summary["scheduler"], summary["num_trials"], len(rows)) == ("bohb", "hb_bohb", 6, 6)

@@ -99,8 +99,8 @@ def test_option_tables_match_the_signatures_of_rays_classes():
     """Validation reads spec/options.py instead of importing Ray; it must not drift from the Ray we install."""
     import inspect
 
-    from raytune_app.run.schedulers import scheduler_class
-    from raytune_app.run.searchers import searcher_class
+    from raytune_app.tuner.schedulers import scheduler_class
+    from raytune_app.tuner.searchers import searcher_class
     from raytune_app.spec.options import RESERVED, SAMPLER_OPTIONS, SCHEDULER_OPTIONS, SEARCHER_OPTIONS
 
     def options(cls: type) -> set[str]:

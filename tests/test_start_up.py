@@ -1,4 +1,4 @@
-"""A run's start-up skips what it does not need (run/tuner.py)."""
+"""A run's start-up skips what it does not need (tuner/build.py)."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ CENSUS = """
 import sys
 from ray.air._internal import usage
 from ray.tune import Callback
-from raytune_app.run.tuner import _configure_tune
+from raytune_app.tuner.build import _configure_tune
 
 _configure_tune()
 usage.tag_callbacks([Callback()])

@@ -54,7 +54,7 @@ def mlflow_server(tmp_path):
 
 
 def runs_by_trial(client, name: str) -> dict[str, list]:
-    from raytune_app.run.tracking import TRIAL_TAG
+    from raytune_app.tuner.callbacks.mlflow_runs import TRIAL_TAG
 
     experiment = client.get_experiment_by_name(name)
     found: dict[str, list] = {}

@@ -9,8 +9,8 @@ import pytest
 from ray.tune import ExperimentAnalysis
 
 from raytune_app.ray_compat.hyperopt import hyperopt_trials
-from raytune_app.run.searchers import build_search
-from raytune_app.run.warm_start import History, hyperopt_point, load_history
+from raytune_app.tuner.searchers import build_search
+from raytune_app.tuner.warm_start import History, hyperopt_point, load_history
 from raytune_app.spec.load import load_spec
 from raytune_app.spec.space import parse_space
 

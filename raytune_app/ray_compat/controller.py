@@ -3,7 +3,7 @@
 Private to Ray: `TuneController._mark_trial_to_checkpoint(trial)` (Ray 2.60's tune_controller.py), which queues
 the trial's state for the next save of the experiment state. Ray 2.60 re-saves a trial only when something
 happens to its actor; a PAUSED trial has none, so when a scheduler stops it (HyperBand ending a bracket) its
-TERMINATED status never reaches the saved state (see run/schedulers.py).
+TERMINATED status never reaches the saved state (see tuner/schedulers.py).
 
 Public alternatives checked: a `tune.Callback` (its `on_trial_complete` gets the trials, not the controller, and
 no callback can ask for a save); `TrialScheduler.on_trial_remove` (public, the hook used: Ray's `stop_trial`

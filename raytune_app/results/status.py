@@ -18,7 +18,7 @@ from typing import Any, Mapping
 STATUSES = ("completed", "early_stopped", "time_budget", "diverged", "error", "unfinished", "running",
             "not_started", "unknown")
 LIVE = ("PENDING", "RUNNING", "PAUSED")  # Ray's statuses of a trial that is not done
-BUDGET_MARKER = "raytune_app_time_budget.json"  # in a trial's folder: --time-budget stopped it (run/budget.py)
+BUDGET_MARKER = "raytune_app_time_budget.json"  # in a trial's folder: --time-budget stopped it (tuner/callbacks/budget.py)
 
 
 def progress(row: Mapping[str, Any]) -> int:

@@ -130,7 +130,7 @@ def run(tuner, spec: ExperimentSpec, dataset, path: str, conn: Connection) -> in
     from raytune_app.ray_compat.experiment_state import mark_errored
     from raytune_app.run.staging import space_out_start
     from raytune_app.run.tracking import record_outcome
-    from raytune_app.run.tuner import trial_id_of
+    from raytune_app.tuner.build import trial_id_of
     from raytune_app.run.user_checks import missing_metric_problem
 
     space_out_start(spec.name)  # Ray stages same-named runs started in one second in one folder (staging.py)
@@ -238,6 +238,14 @@ def start(spec: ExperimentSpec, source: str, conn: Connection, warm: list[str], 
     return _fresh(spec, source, conn, path, warm)
 
 
+def _check_tracking(spec: ExperimentSpec, source: str) -> None:
+    """An MLflow server that does not answer stops the command before Ray starts."""
+    if spec.tracking.mlflow:
+        from raytune_app.run.tracking import check_reachable
+
+        check_reachable(spec.tracking.mlflow, source)
+
+
 def _state(path: str) -> str:
     """The folder's restore state; InputError when trials ran but Ray's state cannot be read."""
     from raytune_app.run.restore import folder_state, no_state_problem
@@ -259,7 +267,7 @@ def _fresh(spec: ExperimentSpec, source: str, conn: Connection, path: str, warm:
                           f"(random and grid search do not learn from earlier trials)"])
     history = None
     if warm:
-        from raytune_app.run.warm_start import load_history
+        from raytune_app.tuner.warm_start import load_history
 
         history = load_history(warm, spec.params, spec.metric, source)
         spec = revalidated(spec, source, warm_start=WarmStartSpec(
@@ -268,6 +276,7 @@ def _fresh(spec: ExperimentSpec, source: str, conn: Connection, path: str, warm:
     problem = storage.check_writable(spec.storage)
     if problem:
         raise InputError([f"{source}: storage: {problem}"])
+    _check_tracking(spec, source)
     if storage.exists(path):
         moved = set_aside_partial_start(path)
         if moved:
@@ -279,7 +288,7 @@ def _fresh(spec: ExperimentSpec, source: str, conn: Connection, path: str, warm:
               f"{f', {history.skipped} outside the new space skipped' if history.skipped else ''}", flush=True)
     spec, capacity = _connect(spec, source, conn, prepared)
     dataset = prepared.result()
-    from raytune_app.run.tuner import build_tuner
+    from raytune_app.tuner.build import build_tuner
 
     save_spec(spec, path)
     record_start(path)
@@ -296,10 +305,11 @@ def resume_experiment(path: str, spec: ExperimentSpec, source: str, conn: Connec
 
     if _state(path) == "new":
         return _fresh(spec, source, conn, path, spec.warm_start.sources if spec.warm_start else [])
+    _check_tracking(spec, source)
     prepared = prepare_while_ray_starts(spec, source)
     _connect(spec, source, conn, prepared)  # a saved spec holds numbers: `auto` was resolved before it was saved
     dataset = prepared.result()
-    from raytune_app.run.tuner import restore_tuner
+    from raytune_app.tuner.build import restore_tuner
 
     record_start(path)
     return run(restore_tuner(path, spec, dataset, restart_errored), spec, dataset, path, conn)

@@ -1,7 +1,7 @@
 """MLflow tracking (`tracking: {mlflow: URI}` or `--mlflow URI`): each trial an MLflow run under an MLflow
 experiment named after ours. Without a URI nothing here imports MLflow, and it stays an optional extra.
 
-While the run goes on, Ray's MLflowLoggerCallback (as mlflow_runs.TrialRuns) logs each trial's params and
+While the run goes on, Ray's MLflowLoggerCallback (as tuner/callbacks/mlflow_runs.TrialRuns) logs each trial's params and
 per-epoch metrics. When the invocation ends, `record_outcome` tags each run with the trial's status from
 summary.json and whether it is the best trial, and uploads the best trial's checkpoint as an artifact.
 """
@@ -17,7 +17,6 @@ from raytune_app import storage
 from raytune_app.errors import InputError
 from raytune_app.spec.load import ExperimentSpec
 
-TRIAL_TAG = "raytune_app.trial_id"
 STATUS_TAG = "raytune_app.status"
 BEST_TAG = "raytune_app.best"
 CHECKPOINT_TAG = "raytune_app.best_checkpoint"  # which checkpoint the artifact holds
@@ -26,15 +25,10 @@ ARTIFACT_PATH = "best_checkpoint"
 RUN_STATUS = {"error": "FAILED", "unfinished": "KILLED", "running": "RUNNING", "not_started": "KILLED"}
 
 
-def client(uri: str):
-    """MLflow's client for the tracking server at `uri`."""
-    from mlflow.tracking import MlflowClient
-
-    return MlflowClient(tracking_uri=uri)
-
-
 def _runs_by_trial(tracker, experiment_id: str) -> dict[str, Any]:
     """The experiment's runs by our trial id tag (a trial's first run, should there be several)."""
+    from raytune_app.tuner.callbacks.mlflow_runs import TRIAL_TAG
+
     runs: dict[str, Any] = {}
     token = None
     while True:
@@ -61,17 +55,6 @@ def check_reachable(uri: str, source: str) -> None:
         raise InputError([f"{source}: tracking.mlflow: no MLflow server answers at {uri}: {exc}"]) from None
 
 
-def callbacks(spec: ExperimentSpec) -> list:
-    """Ray Tune callbacks for the experiment's tracking: none without a URI."""
-    uri = spec.tracking.mlflow
-    if not uri:
-        return []
-    from raytune_app.run.mlflow_runs import TrialRuns
-
-    check_reachable(uri, spec.source or spec.name)
-    return [TrialRuns(tracking_uri=uri, experiment_name=spec.name, tags={"raytune_app.experiment": spec.name})]
-
-
 def record_outcome(spec: ExperimentSpec, path: str) -> None:
     """After an invocation: each run's status tags from summary.json, and the best trial's checkpoint as an
     artifact. Tracking problems are reported, not fatal: the experiment itself is done and saved."""
@@ -88,6 +71,7 @@ def _record(uri: str, name: str, path: str) -> None:
 
     from raytune_app.results.reader import load_experiment
     from raytune_app.results.summary import checkpoint_path
+    from raytune_app.tuner.callbacks.mlflow_runs import client
 
     tracker = client(uri)
     experiment = tracker.get_experiment_by_name(name)

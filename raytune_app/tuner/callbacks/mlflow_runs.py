@@ -1,4 +1,5 @@
-"""Ray's MLflowLoggerCallback, with one MLflow run per trial across resumes (see tracking.py).
+"""Ray's MLflowLoggerCallback, with one MLflow run per trial across resumes (see run/tracking.py). Imported
+only when the experiment tracks to MLflow (importing Ray's callback imports MLflow).
 
 Two things Ray's callback does not do are added here:
 - a resumed trial gets a new run from Ray's callback: here it finds its run again by the trial id tag;
@@ -13,8 +14,17 @@ from ray.air.integrations.mlflow import MLflowLoggerCallback
 
 from raytune_app.ray_compat.mlflow import trial_runs
 from raytune_app.results.reader import NOT_METRICS, flat_result, progress
-from raytune_app.run.tracking import TRIAL_TAG, client
 from raytune_app.spec.metrics import finite
+
+
+TRIAL_TAG = "raytune_app.trial_id"  # finds a trial's run again after a resume
+
+
+def client(uri: str):
+    """MLflow's client for the tracking server at `uri`."""
+    from mlflow.tracking import MlflowClient
+
+    return MlflowClient(tracking_uri=uri)
 
 
 class TrialRuns(MLflowLoggerCallback):
@@ -43,3 +53,9 @@ class TrialRuns(MLflowLoggerCallback):
                    if key not in NOT_METRICS and finite(value)]  # a nested report's `val/acc`, as Ray names it
         if metrics:
             client(self.tracking_uri).log_batch(trial_runs(self)[trial], metrics=metrics)
+
+
+def mlflow_callbacks(spec) -> list:
+    """Ray Tune callbacks for the experiment's MLflow tracking (the driver checked the server answers)."""
+    return [TrialRuns(tracking_uri=spec.tracking.mlflow, experiment_name=spec.name,
+                      tags={"raytune_app.experiment": spec.name})]

@@ -39,7 +39,7 @@ def _learning_searcher(spec, options: dict[str, Any], sampler: dict[str, Any], h
     if spec.search.name == "optuna":
         import optuna
 
-        from raytune_app.run.optuna_search import PrunedAwareOptunaSearch
+        from raytune_app.tuner.optuna_search import PrunedAwareOptunaSearch
 
         # multivariate TPE models the hyperparameters jointly; constant_liar keeps concurrent trials apart
         tpe = optuna.samplers.TPESampler(**{"seed": spec.seed, "multivariate": True, "constant_liar": True,
@@ -50,7 +50,7 @@ def _learning_searcher(spec, options: dict[str, Any], sampler: dict[str, Any], h
     common |= dict(space=to_hyperopt_space(spec.params), random_state_seed=spec.seed)
     searcher = tune.create_searcher("hyperopt", **common)
     if history is not None:  # told as finished; the file's points_to_evaluate still run first (warm_start.py)
-        from raytune_app.run.warm_start import add_history
+        from raytune_app.tuner.warm_start import add_history
 
         add_history(searcher, history, spec.mode)
     return searcher

@@ -2,7 +2,7 @@
 
 HyperBand and HyperBandForBOHB come through subclasses that mend one Ray 2.60 bug (`_SavesStoppedPauses`), with
 the one private name that needs (ray_compat/controller.py); PBT trials end at their last epoch before PBT sees
-it (`LastEpochStopper`)."""
+it (tuner/stoppers.py)."""
 
 from __future__ import annotations
 
@@ -11,7 +11,6 @@ from ray.tune.schedulers import (AsyncHyperBandScheduler, FIFOScheduler, HyperBa
                                  MedianStoppingRule, PopulationBasedTraining)
 
 from raytune_app.ray_compat.controller import save_trial_again
-from raytune_app.results.status import progress
 from raytune_app.spec.options import pbt_mutations, scheduler_kwargs
 
 # our short names -> the names `tune.create_scheduler` knows
@@ -43,21 +42,6 @@ class HyperBandSavingPauses(_SavesStoppedPauses, HyperBandScheduler):
 
 class HyperBandForBOHBSavingPauses(_SavesStoppedPauses, HyperBandForBOHB):
     """Ray's HyperBandForBOHB, its stopped pauses saved."""
-
-
-class LastEpochStopper(tune.Stopper):
-    """Ends a trial of the built-in loop on its last epoch's result, before the scheduler sees it: PBT would
-    otherwise hand the weaker trials the stronger ones' final checkpoints, to train no further (each then
-    reported that epoch again). A user's function gets the same from UserTrainableStopper."""
-
-    def __init__(self, max_epochs: int):
-        self._max_epochs = max_epochs
-
-    def __call__(self, trial_id: str, result: dict) -> bool:
-        return progress(result) >= self._max_epochs
-
-    def stop_all(self) -> bool:
-        return False
 
 
 # the schedulers that pause trials and stop them while paused

@@ -1,4 +1,4 @@
-"""Validated spec + data -> Ray Tune objects (Tuner, configs, callbacks), fresh or restored."""
+"""Validated spec + data -> a Ray Tune Tuner (trainable, scheduler, searcher, stopper, callbacks), fresh or restored."""
 
 from __future__ import annotations
 
@@ -9,39 +9,15 @@ from raytune_app.data.datasets import Dataset
 from raytune_app.ray_compat.settings import configure_tune
 from raytune_app.ray_compat.usage import skip_unsent_callback_census
 from raytune_app.spec.metrics import METRICS
-from raytune_app.run.schedulers import build_scheduler
-from raytune_app.run.searchers import build_search
+from raytune_app.tuner.schedulers import build_scheduler
+from raytune_app.tuner.searchers import build_search
 from raytune_app.spec.load import ExperimentSpec
-from raytune_app.run.budget import MarkBudgetCuts, budget_left
-from raytune_app.run import tracking
-from raytune_app.run.progress import TrialProgress
-from raytune_app.run.result_logs import CsvLogger, JsonLogger
-from raytune_app.run.tensorboard_logging import SCALARS, TensorBoardCallback
-from raytune_app.run.user_checks import stopper_for
-from raytune_app.trial.trainable import TrialSettings, train_trial
-
-
-def trainable_for(spec: ExperimentSpec, dataset: Dataset | None):
-    """The function trainable with its data in the object store and its resources attached (or the
-    user's own function trainable, wrapped; or a data-parallel trial that starts a TorchTrainer)."""
-    resources = spec.resources
-    if spec.trainable:
-        from raytune_app.trial.user_trainable import UserTrainable, run_user_trainable
-
-        fn = tune.with_parameters(run_user_trainable, code=UserTrainable(spec.trainable, spec.code_dir, spec.metric, spec.mode))
-        return tune.with_resources(fn, {"cpu": resources.cpus_per_trial, "gpu": resources.gpus_per_trial})
-    on_workers = spec.data.on_workers  # then each trial calls the user's loader itself
-    settings = TrialSettings(
-        model=spec.model, max_epochs=spec.max_epochs, checkpoint_every=spec.checkpoint_every,
-        seed=spec.seed, cpus_per_trial=resources.cpus_per_trial, gpus_per_trial=resources.gpus_per_trial,
-        code_dir=spec.code_dir, data_spec=spec.data if on_workers else None)
-    if resources.workers_per_trial > 1:
-        from raytune_app.trial.data_parallel import DataParallelSettings, data_parallel_trainable
-
-        return data_parallel_trainable(dataset.without_test(), DataParallelSettings(
-            settings, resources.workers_per_trial, resources.cpus_per_worker, resources.gpus_per_worker))
-    fn = tune.with_parameters(train_trial, data=None if on_workers else dataset.without_test(), settings=settings)
-    return tune.with_resources(fn, {"cpu": resources.cpus_per_trial, "gpu": resources.gpus_per_trial})
+from raytune_app.tuner.callbacks.budget import MarkBudgetCuts, budget_left
+from raytune_app.tuner.callbacks.progress import TrialProgress
+from raytune_app.tuner.callbacks.result_logs import CsvLogger, JsonLogger
+from raytune_app.tuner.callbacks.tensorboard import SCALARS, TensorBoardCallback
+from raytune_app.tuner.stoppers import stopper_for
+from raytune_app.tuner.trainables import trainable_for
 
 
 def _configure_tune() -> None:
@@ -55,8 +31,13 @@ def _callbacks(spec: ExperimentSpec, dataset: Dataset | None) -> list:
         metrics = [spec.metric]
     else:
         metrics = [m for m in SCALARS if m in METRICS[dataset.task] or m == "epoch_time_s"]
-    return [MarkBudgetCuts(), CsvLogger(), JsonLogger(), TensorBoardCallback(spec.params, metrics),
-            TrialProgress(spec.metric, spec.mode, spec.trial_count, spec.max_epochs), *tracking.callbacks(spec)]
+    callbacks = [MarkBudgetCuts(), CsvLogger(), JsonLogger(), TensorBoardCallback(spec.params, metrics),
+                 TrialProgress(spec.metric, spec.mode, spec.trial_count, spec.max_epochs)]
+    if spec.tracking.mlflow:  # (importing Ray's MLflow callback imports MLflow: only then)
+        from raytune_app.tuner.callbacks.mlflow_runs import mlflow_callbacks
+
+        callbacks += mlflow_callbacks(spec)
+    return callbacks
 
 
 def _checkpoint_config(spec: ExperimentSpec) -> tune.CheckpointConfig:

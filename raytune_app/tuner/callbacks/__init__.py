@@ -1,0 +1,1 @@
+"""Ray Tune callbacks of a run: result files, TensorBoard, MLflow, progress lines, time-budget marks."""

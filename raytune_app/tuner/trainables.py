@@ -1,0 +1,33 @@
+"""The trainable of an experiment's trials: the built-in loop's function trainable with its data in the object
+store, a user's own function trainable wrapped, or a data-parallel trial that starts a TorchTrainer."""
+
+from __future__ import annotations
+
+from ray import tune
+
+from raytune_app.data.datasets import Dataset
+from raytune_app.spec.load import ExperimentSpec
+from raytune_app.trial.trainable import TrialSettings, train_trial
+
+
+def trainable_for(spec: ExperimentSpec, dataset: Dataset | None):
+    """The function trainable with its data in the object store and its resources attached (or the
+    user's own function trainable, wrapped; or a data-parallel trial that starts a TorchTrainer)."""
+    resources = spec.resources
+    if spec.trainable:
+        from raytune_app.trial.user_trainable import UserTrainable, run_user_trainable
+
+        fn = tune.with_parameters(run_user_trainable, code=UserTrainable(spec.trainable, spec.code_dir, spec.metric, spec.mode))
+        return tune.with_resources(fn, {"cpu": resources.cpus_per_trial, "gpu": resources.gpus_per_trial})
+    on_workers = spec.data.on_workers  # then each trial calls the user's loader itself
+    settings = TrialSettings(
+        model=spec.model, max_epochs=spec.max_epochs, checkpoint_every=spec.checkpoint_every,
+        seed=spec.seed, cpus_per_trial=resources.cpus_per_trial, gpus_per_trial=resources.gpus_per_trial,
+        code_dir=spec.code_dir, data_spec=spec.data if on_workers else None)
+    if resources.workers_per_trial > 1:
+        from raytune_app.trial.data_parallel import DataParallelSettings, data_parallel_trainable
+
+        return data_parallel_trainable(dataset.without_test(), DataParallelSettings(
+            settings, resources.workers_per_trial, resources.cpus_per_worker, resources.gpus_per_worker))
+    fn = tune.with_parameters(train_trial, data=None if on_workers else dataset.without_test(), settings=settings)
+    return tune.with_resources(fn, {"cpu": resources.cpus_per_trial, "gpu": resources.gpus_per_trial})
