@@ -64,7 +64,9 @@ def build_tuner(spec: ExperimentSpec, dataset: Dataset, max_concurrent: int, his
         trainable_for(spec, dataset),
         param_space=param_space,
         tune_config=tune.TuneConfig(
-            metric=spec.metric, mode=spec.mode, search_alg=search_alg, scheduler=build_scheduler(spec),
+            # several objectives: none here, or Ray would overwrite OptunaSearch's lists with it (searchers.py)
+            metric=None if spec.multi_objective else spec.metric, mode=None if spec.multi_objective else spec.mode,
+            search_alg=search_alg, scheduler=build_scheduler(spec),
             num_samples=spec.num_samples, time_budget_s=budget_left(spec.time_budget_s, started),
             # a data-parallel trial's workers end with its actor: reusing the actor would leave them running.
             # PBT reuses them too: the epochs its trials trained twice came from asynchronous PBT, with reused
