@@ -49,12 +49,15 @@ class ParetoAsha(FIFOScheduler):
         return metric in (None, self._metric) and mode in (None, self._mode)
 
     def _decide(self, trial_id: str, result: dict) -> str:
-        """Record the trial at the highest rung it reached and has no record at yet; whether it goes on."""
+        """Record the trial at the highest rung it reached, unless it has a record there already (it was judged
+        there, or higher); whether it goes on."""
         if self._time_attr not in result or any(name not in result for name, _ in self._objectives):
             return TrialScheduler.CONTINUE
         for milestone, recorded in self._rungs:
-            if result[self._time_attr] < milestone or trial_id in recorded:
+            if result[self._time_attr] < milestone:
                 continue
+            if trial_id in recorded:
+                break
             recorded[trial_id] = ([result[name] for name, _ in self._objectives], meets(result, self._constraints))
             ids = list(recorded)
             order = ranked([recorded[i][0] for i in ids], [mode for _, mode in self._objectives],
