@@ -11,7 +11,7 @@ those that meet every one.
 Why not a subclass of Ray's AsyncHyperBandScheduler: its rungs (`_Bracket`, private) hold one scalar per trial
 and cut at a percentile of them, so nothing of it would be kept but private state to replace. This is a
 FIFOScheduler (public) with Ray's public scheduler hooks only: on_trial_result and on_trial_complete decide and
-record, set_search_properties keeps the objectives it was built with.
+record, set_search_properties keeps the objectives it was built with, `metric` names the primary.
 """
 
 from __future__ import annotations
@@ -34,7 +34,6 @@ class ParetoAsha(FIFOScheduler):
             raise ValueError("ParetoAsha needs objectives, 0 < grace_period <= max_t and reduction_factor > 1")
         super().__init__()
         self._objectives = [(name, mode) for name, mode in objectives]
-        self._metric, self._mode = self._objectives[0]  # what Ray checks every result for (and the rest below)
         self._time_attr, self._max_t, self._rf = time_attr, max_t, reduction_factor
         self._constraints = list(constraints)
         # rungs from the highest down, as ASHA keeps them: milestone -> {trial id: its point there}
@@ -44,9 +43,14 @@ class ParetoAsha(FIFOScheduler):
             (m, {}) for m in reversed(milestones) if m < max_t]
         self._num_stopped = 0
 
+    @property
+    def metric(self) -> str:
+        """The primary: what Ray checks every result for (the other objectives are checked as the searcher's)."""
+        return self._objectives[0][0]
+
     def set_search_properties(self, metric: str | None, mode: str | None, **spec: Any) -> bool:
         """Its objectives are its own: only TuneConfig's metric and mode of the primary (or none) agree."""
-        return metric in (None, self._metric) and mode in (None, self._mode)
+        return metric in (None, self.metric) and mode in (None, self._objectives[0][1])
 
     def _decide(self, trial_id: str, result: dict) -> str:
         """Record the trial at the highest rung it reached, unless it has a record there already (it was judged

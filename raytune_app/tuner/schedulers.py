@@ -61,13 +61,12 @@ CLASSES = {
     "pbt": PopulationBasedTraining,
     "fifo": FIFOScheduler,
     "hb_bohb": HyperBandForBOHB,
-    "pareto_asha": ParetoAsha,  # ours, on Ray's public FIFOScheduler (tuner/pareto_asha.py)
 }
 
 
 def scheduler_class(name: str) -> type:
-    """The Ray class behind a scheduler name."""
-    return CLASSES[name]
+    """The Ray class behind a scheduler name (pareto_asha: ours, on Ray's public FIFOScheduler)."""
+    return ParetoAsha if name == "pareto_asha" else CLASSES[name]
 
 
 def several_objectives_note(spec) -> tuple[int, str] | None:
