@@ -41,6 +41,7 @@ import yaml
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+from raytune_app.ray_compat.settings import loopback_cluster_settings  # noqa: E402
 from raytune_app.results.pareto import front_rows, hypervolume  # noqa: E402
 from raytune_app.spec.load import ObjectiveSpec  # noqa: E402
 
@@ -94,6 +95,7 @@ def local_ray(cpus: int) -> Iterator[str]:
     its own processes' ids at the end, never by `ray stop` (which would end every Ray of the machine)."""
     from raytune_app.cluster.local import kill_node
 
+    os.environ.update(loopback_cluster_settings())  # for `ray start` and every run: a loopback cluster of ours
     temp = tempfile.mkdtemp(prefix="rp_", dir="/tmp")  # short: Ray's socket paths have a length limit
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
