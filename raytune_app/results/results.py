@@ -43,11 +43,11 @@ class BestTrial:
 
         if self.checkpoint is None:
             raise InputError([f"{self.results.path}: the best trial saved no checkpoint"])
-        spec = self.results.spec(model)
+        spec = self.results._spec_for(model)
         if spec.trainable:
             raise InputError([f"{self.results.path}: the experiment ran your training function "
                               f"({code_name(spec.trainable)}); its checkpoint is at {self.checkpoint}, for your code to load"])
-        network, _ = restore_model(spec, self.results.shapes(spec), self.config, self.checkpoint)
+        network, _ = restore_model(spec, self.results._shapes(spec), self.config, self.checkpoint)
         return network
 
 
@@ -141,19 +141,19 @@ class Results:
         an earlier export. `model`: as for BestTrial.load_model."""
         from raytune_app.results.export import export, load_best
 
-        return export(load_best(self.path, spec=self.spec(model)), Path(folder))
+        return export(load_best(self.path, spec=self._spec_for(model)), Path(folder))
 
     def evaluate(self, data: str | Path, model: Any = None) -> dict[str, Any]:
         """The best model scored on new data (a .npz with X and y, or a .csv with the label column), as
         `raytune-app evaluate` scores it: {metric name: value, "rows": n}."""
         from raytune_app.results.export import evaluate_file, load_best
 
-        name, value, rows = evaluate_file(load_best(self.path, spec=self.spec(model)), str(data))
+        name, value, rows = evaluate_file(load_best(self.path, spec=self._spec_for(model)), str(data))
         return {name: value, "rows": rows}
 
     # ------------------------------------------------------------------------------------ what rebuilds models
 
-    def spec(self, model: Any = None):
+    def _spec_for(self, model: Any = None):
         """The experiment as it was run: the caller's spec (with the Python objects it was given) or the saved
         one, with `model` in place of the model it names."""
         from raytune_app.spec.load import revalidated
@@ -162,7 +162,7 @@ class Results:
         spec = self._spec or load_saved_spec(self.path)
         return revalidated(spec, self.path, model=model) if model is not None else spec
 
-    def shapes(self, spec) -> _Shapes:
+    def _shapes(self, spec) -> _Shapes:
         """The input shape and outputs of the experiment's models: recorded in the summary, else from its data."""
         recorded = (self.summary or {}).get("model")
         if recorded:
