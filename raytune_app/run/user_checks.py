@@ -7,7 +7,7 @@ from typing import Any, Iterable
 
 from raytune_app.errors import InputError
 from raytune_app.spec.metrics import finite
-from raytune_app.spec.user_code import BUILTIN_MODELS, describe_exception
+from raytune_app.spec.user_code import BUILTIN_MODELS, code_name, describe_exception
 from raytune_app.trial.user_trainable import MISSING_METRIC
 
 
@@ -32,8 +32,8 @@ def missing_metric_problem(spec, results: Iterable[Any]) -> str | None:
             metric = next((o.name for o in spec.objectives if o.name not in names), spec.metric)
             what, instead = ("one of the experiment's objectives", "`objectives` to metrics it reports") \
                 if spec.multi_objective else ("the experiment's metric", "`metric` to one of those")
-            return (f"{spec.source}: trainable: the first report of {spec.trainable} has no {metric!r} ({what}); "
-                    f"it reported: {reported}. Report it with tune.report({{{metric!r}: ...}}) or set {instead}")
+            return (f"{spec.source}: trainable: the first report of {code_name(spec.trainable)} has no {metric!r} "
+                    f"({what}); it reported: {reported}. Report it with tune.report({{{metric!r}: ...}}) or set {instead}")
     return None
 
 
