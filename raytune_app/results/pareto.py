@@ -81,6 +81,19 @@ def hypervolume(points: Sequence[Sequence[float]], modes: Sequence[str], referen
                                      maximise=_maximise(modes)))
 
 
+def reference_point(points: Sequence[Sequence[float]], modes: Sequence[str], margin: float = 0.1) -> list[float]:
+    """A reference point for the hypervolume of `points`: each objective's worst value among them, moved a
+    `margin` of its range further (of its size where all are equal, 1 where that is 0), so that every point,
+    even the worst in some objective, adds to the volume."""
+    if not len(points):
+        return []
+    array = _array(points, modes)
+    worst = np.where(_maximise(modes), array.min(axis=0), array.max(axis=0))
+    span = np.ptp(array, axis=0)
+    step = np.where(span > 0, span, np.where(worst != 0, np.abs(worst), 1.0)) * margin
+    return [float(v) for v in np.where(_maximise(modes), worst - step, worst + step)]
+
+
 def _normalised(points: Sequence[Sequence[float]], modes: Sequence[str]) -> np.ndarray:
     """Each objective scaled to [0, 1] over the points, 1 the best (0 where all are equal)."""
     array = _array(points, modes) * np.where(_maximise(modes), 1.0, -1.0)
