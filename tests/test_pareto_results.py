@@ -8,6 +8,7 @@ import json
 from pathlib import Path
 
 import pandas as pd
+import pytest
 
 import raytune_app
 from raytune_app.results import pareto
@@ -20,8 +21,9 @@ OBJECTIVES = [{"name": "val_accuracy", "mode": "max"}, {"name": "param_count", "
 
 
 def history(*epochs: tuple[float, int], tag: int) -> list[dict]:
-    """Rows of (val_accuracy, param_count), each epoch checkpointed."""
+    """Rows of (val_accuracy, param_count), each epoch checkpointed; trials run one after another."""
     return [{"epoch": i, "training_iteration": i, "val_accuracy": acc, "param_count": size,
+             "timestamp": 100 + 10 * tag + i, "time_total_s": i,
              "experiment_tag": f"{tag}_lr=0.1", "checkpoint_dir_name": f"checkpoint_{i - 1:06d}",
              "config": {"lr": 0.1 * tag}} for i, (acc, size) in enumerate(epochs, 1)]
 
@@ -114,3 +116,33 @@ def test_the_python_api_carries_the_front(tmp_path):
     results = raytune_app.load(experiment(tmp_path))
     assert [p.trial_id for p in results.pareto] == ["a", "b", "c", "f"]
     assert results.best.trial_id == "a" and results.pareto[0].values == {"val_accuracy": 0.95, "param_count": 200}
+
+
+def test_the_html_report_draws_the_front_and_its_hypervolume(tmp_path):
+    from raytune_app.results.html_report import render_html
+    from raytune_app.results.pareto_plots import front_figure
+
+    e = load_experiment(experiment(tmp_path), ray_states=ended())
+    fig = front_figure(e)
+    kinds = {t["name"].split(" (")[0]: t for t in fig["data"]}
+    assert set(kinds) == {"on the Pareto front", "dominated", "breaks a constraint", "selected"}
+    assert kinds["selected"]["x"] == [0.95] and kinds["breaks a constraint"]["y"] == [5000]
+    assert "lr = 0.1" in kinds["selected"]["text"][0]  # the hover shows the config
+    assert "updatemenus" not in fig["layout"]  # two objectives: one pair of axes
+    page = render_html([e], ranked([e]))
+    assert "data-kind='pareto-front'" in page and "data-kind='hypervolume'" in page
+
+
+def test_three_objectives_get_an_axis_picker_and_the_hypervolume_ends_at_the_summarys(tmp_path):
+    from raytune_app.results.pareto_plots import front_figure, hypervolume_over_time
+
+    exp = experiment(tmp_path)
+    spec = json.loads((exp / SPEC_FILE).read_text())
+    spec["objectives"].append({"name": "epoch", "mode": "min"})
+    (exp / SPEC_FILE).write_text(json.dumps(spec))
+    e = load_experiment(exp, ray_states=ended())
+    buttons = front_figure(e)["layout"]["updatemenus"][0]["buttons"]
+    assert [b["label"] for b in buttons] == ["val_accuracy vs param_count", "val_accuracy vs epoch",
+                                             "param_count vs epoch"]
+    curve = hypervolume_over_time(e)
+    assert curve[-1][1] == pytest.approx(e.pareto.hypervolume) and [t for t, _ in curve] == sorted(t for t, _ in curve)
