@@ -146,3 +146,42 @@ def test_three_objectives_get_an_axis_picker_and_the_hypervolume_ends_at_the_sum
                                              "param_count vs epoch"]
     curve = hypervolume_over_time(e)
     assert curve[-1][1] == pytest.approx(e.pareto.hypervolume) and [t for t, _ in curve] == sorted(t for t, _ in curve)
+
+
+def scalars(folder: Path, tag: str) -> list[tuple[int, float]]:
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    events = EventAccumulator(str(folder))
+    events.Reload()
+    return [(s.step, s.value) for s in events.Scalars(tag)] if tag in events.Tags()["scalars"] else []
+
+
+def test_tensorboard_gets_each_trials_front_rank(tmp_path):
+    from raytune_app.tuner.callbacks.tensorboard import log_front_ranks
+
+    exp = experiment(tmp_path)
+    assert log_front_ranks(load_experiment(exp, ray_states=ended())) == 6
+    assert {t: scalars(exp / f"trial_{t}", "front_rank") for t in TRIALS} == {
+        "a": [(2, 0)], "b": [(1, 0)], "c": [(1, 0)], "d": [(1, 1)], "e": [(1, -1)], "f": [(1, 0)]}
+
+
+def test_mlflow_runs_carry_the_front_rank_and_the_points_objectives(tmp_path):
+    pytest.importorskip("mlflow")
+    from mlflow.tracking import MlflowClient
+
+    from raytune_app.run.tracking import BEST_TAG, FEASIBLE_TAG, FRONT_RANK_TAG, _record
+    from raytune_app.tuner.callbacks.mlflow_runs import TRIAL_TAG
+
+    exp = experiment(tmp_path)
+    (exp / "trials.csv").write_text("trial_id,status\n" + "".join(f"{t},completed\n" for t in TRIALS))
+    (exp / "summary.json").write_text(json.dumps({"best": None}))
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    client = MlflowClient(uri)
+    experiment_id = client.create_experiment("exp")
+    runs = {t: client.create_run(experiment_id, tags={TRIAL_TAG: t}).info.run_id for t in TRIALS}
+    _record(uri, "exp", str(exp))
+    tags = {t: client.get_run(r).data.tags for t, r in runs.items()}
+    assert {t: (g[FRONT_RANK_TAG], g[FEASIBLE_TAG], g[BEST_TAG]) for t, g in tags.items()} == {
+        "a": ("0", "true", "true"), "b": ("0", "true", "false"), "c": ("0", "true", "false"),
+        "d": ("1", "true", "false"), "e": ("infeasible", "false", "false"), "f": ("0", "true", "false")}
+    assert client.get_run(runs["a"]).data.metrics == {"point/val_accuracy": 0.95, "point/param_count": 200}

@@ -132,3 +132,18 @@ def test_the_python_api_and_report_carry_the_same_front(run):
     report = json.loads(run_cli("report", exp, "--format", "json").stdout)
     assert report["experiments"][0]["pareto"]["front"] == [p["trial_id"] for p in summary["pareto"]["front"]]
     assert {"val_accuracy", "param_count", "front_rank", "feasible"} <= set(report["trials"][0])
+
+
+def test_tensorboard_carries_every_objective_and_the_front_rank(run):
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    _, exp, _ = run
+    table = pd.read_csv(exp / "trials.csv", dtype={"trial_id": str}).set_index("trial_id")
+    points = own_points(exp)
+    for folder in trial_dirs(exp):
+        events = EventAccumulator(str(folder))
+        events.Reload()
+        tid = read_json_lines(folder / "result.json")[0]["trial_id"]
+        assert [s.value for s in events.Scalars("param_count")] == [points[tid]["param_count"]] * 2
+        rank = table.loc[tid, "front_rank"]
+        assert [s.value for s in events.Scalars("front_rank")] == [-1 if pd.isna(rank) else rank]

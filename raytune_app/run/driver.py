@@ -139,6 +139,14 @@ def _test_scores(spec: ExperimentSpec, dataset):
     return lambda experiment, trial, checkpoint: held_out_scores(spec, dataset, trial, checkpoint)
 
 
+def _log_front_ranks(path: str) -> None:
+    """Several objectives: each trial's front rank for TensorBoard's HParams (tensorboard.log_front_ranks)."""
+    from raytune_app.results.reader import load_experiment
+    from raytune_app.tuner.callbacks.tensorboard import log_front_ranks
+
+    log_front_ranks(load_experiment(path))
+
+
 def run(tuner, spec: ExperimentSpec, dataset, path: str, conn: Connection) -> Outcome:
     """Fit, then summary.json, trials.csv and checkpoint retention; how it ended."""
     from raytune_app.ray_compat.experiment_state import mark_errored
@@ -160,6 +168,8 @@ def run(tuner, spec: ExperimentSpec, dataset, path: str, conn: Connection) -> Ou
     mark_errored(path, errored)  # so that `resume --restart-errored` starts them over (see there)
     shapes = None if spec.data.on_workers else model_io(dataset)  # (the driver holds only a sample of such data)
     summary = summarize(path, spec, errored, _test_scores(spec, dataset), shapes)
+    if spec.multi_objective:
+        _log_front_ranks(path)
     if spec.scheduler.name != "pbt":  # PBT hands checkpoints from trial to trial: all of them stay
         prune(path, spec.metric, spec.mode, spec.keep_checkpoints)
     record_end(path)

@@ -15,7 +15,7 @@ from raytune_app.spec.load import ExperimentSpec
 from raytune_app.tuner.callbacks.budget import MarkBudgetCuts, budget_left
 from raytune_app.tuner.callbacks.progress import TrialProgress
 from raytune_app.tuner.callbacks.result_logs import CsvLogger, JsonLogger
-from raytune_app.tuner.callbacks.tensorboard import SCALARS, TensorBoardCallback
+from raytune_app.tuner.callbacks.tensorboard import FRONT_RANK, SCALARS, TensorBoardCallback
 from raytune_app.tuner.stoppers import stopper_for
 from raytune_app.tuner.trainables import trainable_for
 
@@ -31,6 +31,8 @@ def _callbacks(spec: ExperimentSpec, dataset: Dataset | None) -> list:
         metrics = [spec.metric]
     else:
         metrics = [m for m in SCALARS if m in METRICS[dataset.task] or m == "epoch_time_s"]
+    if spec.multi_objective:  # every objective, and the front rank written once the run ends (log_front_ranks)
+        metrics += [o.name for o in spec.objectives if o.name not in metrics] + [FRONT_RANK]
     callbacks = [MarkBudgetCuts(), CsvLogger(), JsonLogger(), TensorBoardCallback(spec.params, metrics),
                  TrialProgress(spec.metric, spec.mode, spec.trial_count, spec.max_epochs)]
     if spec.tracking.mlflow:  # (importing Ray's MLflow callback imports MLflow: only then)
