@@ -5,35 +5,15 @@ from __future__ import annotations
 
 import itertools
 import math
-from dataclasses import dataclass, field
 
+import pytest
 from hypothesis import given, settings, strategies as st
 
+from raytune_app.results.front import Bound, Choice as Rule, Goal as Obj
 from raytune_app.results.pareto import (dominates, front_rows, front_ranks, fronts, hypervolume, meets,
-                                        pareto_front, ranked, select, spread_order)
+                                        pareto_front, ranked, reference_point, select, spread_order)
 
 ACC_SIZE = ["max", "min"]  # accuracy up, parameter count down
-
-
-@dataclass(frozen=True)
-class Obj:
-    name: str
-    mode: str
-
-
-@dataclass(frozen=True)
-class Bound:
-    name: str
-    le: float | None = None
-    ge: float | None = None
-
-
-@dataclass(frozen=True)
-class Rule:
-    limits: tuple = ()
-    weights: dict = field(default_factory=dict)
-
-
 OBJECTIVES = [Obj("val_accuracy", "max"), Obj("param_count", "min")]
 
 
@@ -158,3 +138,10 @@ def test_no_front_member_or_selected_row_violates_a_constraint(rows, latency, ac
     chosen = select(rows, OBJECTIVES, Rule(weights={"val_accuracy": 1, "param_count": 2}) if weighted else None,
                     constraints)
     assert chosen is None if not front else chosen in front
+
+
+def test_the_reference_point_is_just_beyond_the_worst_of_each_objective():
+    assert reference_point([[0.9, 100], [0.7, 300]], ACC_SIZE) == [pytest.approx(0.68), pytest.approx(320)]
+    assert reference_point([[0.5, 0.0]], ACC_SIZE) == [pytest.approx(0.45), pytest.approx(0.1)]  # no range: a tenth of the value, or 0.1
+    points = [[0.9, 100], [0.7, 300]]
+    assert hypervolume([points[1]], ACC_SIZE, reference_point(points, ACC_SIZE)) > 0  # the worst point counts

@@ -93,9 +93,10 @@ def _show(best, heading: str, export_to: Path | None) -> None:
 
     objectives = {o.name for o in best.experiment.pareto.objectives} | {"front_rank"} \
         if best.experiment.multi_objective else set()
-    scores = ", ".join(f"{k} = {v:.4f}" if isinstance(v, float) else f"{k} = {v}" for k, v in best.scores.items()
+    scores = ", ".join(f"{k} = {v}" if k in objectives and isinstance(v, int) else f"{k} = {v:.4f}"
+                       for k, v in best.scores.items()
                        if (k.startswith(("val_", "test_", "train_")) or k in objectives)
-                       and isinstance(v, (int, float)) and not isinstance(v, bool))
+                       and isinstance(v, (int, float)))
     print(f"{heading} {best.trial_id} of {best.experiment.name} (epoch {best.epoch}): {scores}")
     print(f"Config: {json.dumps(best.config, sort_keys=True, default=str)}")
     print(f"Checkpoint: {best.checkpoint}")

@@ -20,7 +20,6 @@ import os
 from dataclasses import dataclass
 from typing import Any
 
-from raytune_app.errors import InputError
 from raytune_app.results.status import progress
 from raytune_app.spec.load import ExperimentSpec
 from raytune_app.spec.metrics import finite
@@ -70,15 +69,11 @@ def load_optuna_history(paths: list[str], spec: ExperimentSpec, source: str) -> 
     files only: a bad path is refused before Ray starts."""
     from ray.tune.search.optuna import OptunaSearch
 
-    from raytune_app.results.reader import load_experiment
+    from raytune_app.tuner.warm_start import earlier_experiments
 
     distributions = OptunaSearch.convert_search_space(to_param_space(spec.params))
     points, skipped = [], 0
-    for path in paths:
-        try:
-            experiment = load_experiment(path)
-        except InputError as exc:
-            raise InputError([f"{source}: --warm-start: {p}" for p in exc.problems]) from None
+    for experiment in earlier_experiments(paths, source):
         for trial in experiment.trials:
             if trial.status not in ENDED or experiment.best_epoch(trial, spec.metric, spec.mode) is None:
                 continue
