@@ -9,9 +9,11 @@ model    --model-trials trials (1,000) of the built-in MLP on tiny data for 3 ep
          Tune runs raytune-app's own trial function, so the two differ by what raytune-app adds around Ray Tune.
 cluster  `once` at --model-trials trials on the fake autoscaling cluster of the tests (tests/fake_autoscaling.py:
          a 1-CPU head, nodes added by Ray's autoscaler), each run from a cluster of the head alone.
-reports  `report`, `report --html`, `best` and the Python API's load (`load_experiment`) of the largest `once`
-         experiment (a real run) and of a synthetic one of that size shaped like the default job (ASHA,
-         30 epochs: tests/synthetic.py): wall time and peak memory of each, and the page's size.
+reports  `report`, `report --html` and the Python API's `raytune_app.load` (with its best trial and table) of
+         the largest `once` experiment (a real run), of a synthetic one of that size shaped like the default job
+         (ASHA, 30 epochs: tests/synthetic.py; written without Ray, so it has no checkpoints), and of the `model`
+         experiment, with `best` too (it loads the best checkpoint's model): wall time and peak memory of each,
+         and the page's size.
 
 Per run: wall time of the command; the driver's CPU seconds and peak memory (its own process, read from /proc
 while it runs); the tail, from the last trial's end (the function's own clock) to the command's exit (raytune-app:
@@ -194,7 +196,8 @@ def table(runs: list[dict], cores: int, sleep: float) -> str:
 
 # ---------------------------------------------------------------------------------------------------- reports
 
-LOAD = "import sys; from raytune_app.results.reader import load_experiment; load_experiment(sys.argv[1])"
+# the Python API's loading, and what `best` prints without the model (which needs a real checkpoint)
+LOAD = "import sys, raytune_app; results = raytune_app.load(sys.argv[1]); results.best; results.trials"
 
 
 def measured(args: list[str]) -> tuple[float, float]:
@@ -213,13 +216,14 @@ def reports(experiments: dict[str, Path], tmp: Path, repeats: int, record) -> st
     lines = ["| experiment | command | wall s | peak MB | page MB |", "|---|---|---|---|---|"]
     for label, exp in experiments.items():
         page = tmp / f"{label}.html"
-        commands = {"report": ["report", str(exp)], "report --html": ["report", str(exp), "--html", str(page)],
-                    "best": ["best", str(exp)]}
-        runs: dict[str, list[tuple[float, float]]] = {name: [] for name in [*commands, "load_experiment"]}
+        commands = {"report": ["report", str(exp)], "report --html": ["report", str(exp), "--html", str(page)]}
+        if next(exp.glob("trial_*/checkpoint_*"), None):  # `best` loads the best model (not in a synthetic one)
+            commands["best"] = ["best", str(exp)]
+        runs: dict[str, list[tuple[float, float]]] = {name: [] for name in [*commands, "raytune_app.load"]}
         for _ in range(repeats):
             for name, args in commands.items():
                 runs[name].append(measured([sys.executable, "-m", "raytune_app", *args]))
-            runs["load_experiment"].append(measured([sys.executable, "-c", LOAD, str(exp)]))
+            runs["raytune_app.load"].append(measured([sys.executable, "-c", LOAD, str(exp)]))
         for name, figures in runs.items():
             wall, peak = statistics.median(w for w, _ in figures), statistics.median(m for _, m in figures)
             size = page.stat().st_size / 1e6 if name == "report --html" else None
@@ -254,6 +258,7 @@ def main() -> None:
             once = rounds("once", sorted(args.trials), args.repeats, tmp, args.sleep, record)
             print(f"\none node, a function that reports once{f' after {args.sleep:g} s' if args.sleep else ''}\n"
                   + table(once, cores, args.sleep), flush=True)
+        model = []
         if "model" in args.parts:
             model = rounds("model", [args.model_trials], args.repeats, tmp, 0, record)
             print(f"\none node, the built-in MLP, 3 epochs on 200 samples\n{table(model, cores, 0)}", flush=True)
@@ -282,6 +287,9 @@ def main() -> None:
                 experiments[f"once, {largest:,} trials"] = tmp / f"once-raytune-app-{largest}-0" / "runs" / \
                     f"once-{largest}"
             experiments[f"synthetic ASHA, {largest:,} trials"] = asha_like(tmp / "synthetic", largest)
+            if model:  # real checkpoints: `best` too
+                experiments[f"model, {args.model_trials:,} trials"] = \
+                    tmp / f"model-raytune-app-{args.model_trials}-0" / "runs" / f"model-{args.model_trials}"
             print(f"\nreports (medians of {args.repeats})\n{reports(experiments, tmp, args.repeats, record)}")
 
 

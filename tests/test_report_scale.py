@@ -1,12 +1,12 @@
 """The HTML report of an experiment with more trials than a browser can draw one by one: drawn aggregated, and
-saying so (results/plots.py MAX_DRAWN, results/html_report.py MAX_ROWS). The limits are lowered here so that a
+saying so (results/plots.py MAX_DRAWN, results/report.py SHOWN_ROWS). The limits are lowered here so that a
 40-trial synthetic experiment stands for a 10,000-trial one."""
 
 from __future__ import annotations
 
 import pytest
 
-from raytune_app.results import html_report, plots
+from raytune_app.results import html_report, plots, report
 from raytune_app.results.reader import load_experiment
 from raytune_app.results.report import ranked
 from synthetic import asha_like
@@ -61,8 +61,18 @@ def test_the_best_so_far_line_keeps_only_its_steps(experiment):
 
 
 def test_the_ranking_stops_at_its_limit_and_says_where_the_rest_are(experiment, monkeypatch):
-    monkeypatch.setattr(html_report, "MAX_ROWS", 15)
+    monkeypatch.setattr(report, "SHOWN_ROWS", 15)
+    every = (f"The best 15 by rank of 40 trials; every trial: raytune-app report {experiment.path} "
+             f"--format csv")
     page = html_report.render_html([experiment], ranked([experiment]))
     assert page.count("</tr>") == 1 + 15  # the header and 15 trials
-    assert f"The best 15 by rank of 40 trials; every trial: <code>raytune-app report {experiment.path} " \
-           f"--format csv</code>" in page
+    assert every in page
+    text = report.render([experiment], ranked([experiment]), "table")
+    assert text.endswith(every) and len(text.splitlines()) == 1 + 1 + 1 + 15 + 2  # headline, blank, header
+    assert len(report.render([experiment], ranked([experiment]), "csv").splitlines()) == 1 + 40
+
+
+def test_up_to_the_limit_the_ranking_has_every_trial_and_no_note(experiment):
+    page = html_report.render_html([experiment], ranked([experiment]))
+    assert page.count("</tr>") == 1 + 40 and "every trial:" not in page
+    assert "every trial:" not in report.render([experiment], ranked([experiment]), "table")

@@ -6,20 +6,19 @@ together), then per kind of plot the experiments side by side: learning curves, 
 slice plots and hyperparameter importance (importance.py); last, the ranked table of report.ranked, whose
 rank 1 is the summary's best trial. The plots themselves are built in plots.py; an experiment of more trials
 than a browser can draw one by one is drawn aggregated, as each figure's title says (plots.MAX_DRAWN), and the
-table stops at the best MAX_ROWS of each experiment (or of all, ranked together), saying so.
+table stops at rank report.SHOWN_ROWS, saying so.
 """
 
 from __future__ import annotations
 
 import html
-import shlex
 from datetime import datetime
 from pathlib import Path
 from typing import Any, Callable
 
 import pandas as pd
 
-from raytune_app.results import plots
+from raytune_app.results import plots, report
 from raytune_app.results.importance import importances
 from raytune_app.results.report import Experiment, _cell, _headline
 
@@ -35,7 +34,6 @@ th { background: #f0f0f0; position: sticky; top: 0; } tr:nth-child(even) td { ba
 p.note { color: #555; font-size: 14px; max-width: 1100px; }
 """
 PLOTLY_CONFIG = {"displaylogo": False, "responsive": True}
-MAX_ROWS = 500  # rows of the ranking shown; `report --format csv` has them all
 
 
 class _Page:
@@ -101,16 +99,12 @@ def render_html(experiments: list[Experiment], table: pd.DataFrame) -> str:
 
 
 def _ranking(experiments: list[Experiment], table: pd.DataFrame) -> list[str]:
-    """The ranked table, down to rank MAX_ROWS (a note says where the rest are)."""
+    """The ranked table, down to rank report.SHOWN_ROWS (a note says where the rest are)."""
     if not len(table):
         return ["<p>No trials.</p>"]
-    shown = table[table["rank"] <= MAX_ROWS]
-    parts = [shown.map(_cell).to_html(index=False, border=0, classes="ranking")]
-    if len(shown) < len(table):
-        paths = html.escape(" ".join(shlex.quote(str(e.path)) for e in experiments))
-        parts.insert(0, f"<p class='note'>The best {MAX_ROWS:,} by rank of {len(table):,} trials; every trial: "
-                        f"<code>raytune-app report {paths} --format csv</code>.</p>")
-    return parts
+    shown, every = report.shown_rows(experiments, table)
+    note = [f"<p class='note'>{html.escape(every)}</p>"] if every else []
+    return [*note, shown.map(_cell).to_html(index=False, border=0, classes="ranking")]
 
 
 def write_html(experiments: list[Experiment], table: pd.DataFrame, path: Path) -> None:
