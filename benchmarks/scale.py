@@ -19,7 +19,8 @@ Per run: wall time of the command; the driver's CPU seconds and peak memory (its
 while it runs); the tail, from the last trial's end (the function's own clock) to the command's exit (raytune-app:
 summary, retention, records; bare: Ray's last snapshot and shutdown). Rounds are interleaved: each runs every
 size and both variants (their order alternating), and the tables show medians over the rounds, with the
-marginal cost per trial between consecutive sizes. `--out FILE` appends every run's raw figures (JSON lines).
+marginal cost per trial between consecutive sizes. `--out FILE` appends every run's raw figures (JSON lines);
+`--tables-from FILE...` prints their tables again, and docs/performance.md shows them (`python -m docs.gen`).
 """
 
 from __future__ import annotations
@@ -212,8 +213,9 @@ def measured(args: list[str]) -> tuple[float, float]:
     return time.time() - started, usage.ru_maxrss / 1024
 
 
-def reports(experiments: dict[str, Path], tmp: Path, repeats: int, record) -> str:
-    lines = ["| experiment | command | wall s | peak MB | page MB |", "|---|---|---|---|---|"]
+def reports(experiments: dict[str, Path], tmp: Path, repeats: int, record) -> list[dict]:
+    """Each command on each experiment, `repeats` times in turn; the medians, recorded."""
+    rows = []
     for label, exp in experiments.items():
         page = tmp / f"{label}.html"
         commands = {"report": ["report", str(exp)], "report --html": ["report", str(exp), "--html", str(page)]}
@@ -225,12 +227,40 @@ def reports(experiments: dict[str, Path], tmp: Path, repeats: int, record) -> st
                 runs[name].append(measured([sys.executable, "-m", "raytune_app", *args]))
             runs["raytune_app.load"].append(measured([sys.executable, "-c", LOAD, str(exp)]))
         for name, figures in runs.items():
-            wall, peak = statistics.median(w for w, _ in figures), statistics.median(m for _, m in figures)
-            size = page.stat().st_size / 1e6 if name == "report --html" else None
-            record({"part": "reports", "experiment": label, "command": name, "wall_s": wall, "peak_mb": peak,
-                    "page_mb": size})
-            lines.append(f"| {label} | `{name}` | {wall:.2f} | {peak:.0f} | {'' if size is None else f'{size:.1f}'} |")
+            row = {"part": "reports", "experiment": label, "command": name,
+                   "wall_s": statistics.median(w for w, _ in figures),
+                   "peak_mb": statistics.median(m for _, m in figures),
+                   "page_mb": page.stat().st_size / 1e6 if name == "report --html" else None}
+            record(row)
+            rows.append(row)
+    return rows
+
+
+def reports_table(rows: list[dict]) -> str:
+    lines = ["| experiment | command | wall s | peak MB | page MB |", "|---|---|---|---|---|"]
+    for r in rows:
+        page = "" if r["page_mb"] is None else f"{r['page_mb']:.1f}"
+        lines.append(f"| {r['experiment']} | `{r['command']}` | {r['wall_s']:.2f} | {r['peak_mb']:.0f} | {page} |")
     return "\n".join(lines)
+
+
+TITLES = {"once": "one node, a function that reports once", "model": "one node, the built-in MLP, 3 epochs on "
+          "200 samples", "cluster": "the fake autoscaling cluster, a function that reports once"}
+
+
+def tables(records: list[dict]) -> str:
+    """Every part's table from the figures `--out` kept (docs/gen/performance.py renders them in the docs)."""
+    out = []
+    for part, title in TITLES.items():
+        runs = [r for r in records if r["part"] == part]
+        if runs:
+            sleep = runs[0].get("sleep", 0.0) if part == "once" else 0.0
+            out.append(f"**{title}** ({runs[0]['cores']} cores, medians of {max(r['round'] for r in runs) + 1} "
+                       f"interleaved rounds)\n\n{table(runs, runs[0]['cores'], sleep)}")
+    rows = [r for r in records if r["part"] == "reports"]
+    if rows:
+        out.append(f"**reports** ({rows[0]['cores']} cores)\n\n{reports_table(rows)}")
+    return "\n\n".join(out)
 
 
 def main() -> None:
@@ -242,13 +272,18 @@ def main() -> None:
     parser.add_argument("--parts", nargs="+", choices=("once", "model", "cluster", "reports"),
                         default=["once", "model", "cluster", "reports"])
     parser.add_argument("--out", type=Path, help="append every run's raw figures here (JSON lines)")
+    parser.add_argument("--tables-from", type=Path, nargs="+", metavar="FILE",
+                        help="print the tables of the figures that --out kept, running nothing")
     args = parser.parse_args()
+    if args.tables_from:
+        print(tables([json.loads(line) for f in args.tables_from for line in f.read_text().splitlines() if line]))
+        return
     cores = os.cpu_count() or 1
 
     def record(run: dict) -> None:
         if args.out:
             with args.out.open("a") as f:
-                f.write(json.dumps({**run, "cores": cores, "at": time.time()}) + "\n")
+                f.write(json.dumps({**run, "cores": cores, "sleep": args.sleep, "at": time.time()}) + "\n")
 
     print(f"{cores} cores; medians of {args.repeats} interleaved rounds")
     with tempfile.TemporaryDirectory(prefix="rtscale") as name:
@@ -290,7 +325,8 @@ def main() -> None:
             if model:  # real checkpoints: `best` too
                 experiments[f"model, {args.model_trials:,} trials"] = \
                     tmp / f"model-raytune-app-{args.model_trials}-0" / "runs" / f"model-{args.model_trials}"
-            print(f"\nreports (medians of {args.repeats})\n{reports(experiments, tmp, args.repeats, record)}")
+            rows = reports(experiments, tmp, args.repeats, record)
+            print(f"\nreports (medians of {args.repeats})\n{reports_table(rows)}")
 
 
 if __name__ == "__main__":
