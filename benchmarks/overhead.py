@@ -181,7 +181,7 @@ def utilisation(tmp: Path) -> dict:
             "trial_seconds": busy, "wall_s": wall}
 
 
-def snapshot_run(file: Path, storage: Path, period: str) -> dict:
+def snapshot_run(file: Path, storage: Path, period: str, address: str | None = None) -> dict:
     """One run under TUNE_GLOBAL_CHECKPOINT_S=period: its wall time and utilisation, and how old the experiment
     state on the storage path was at each look while trials ran (what a killed driver resumes from)."""
     name = yaml.safe_load(file.read_text())["name"]
@@ -189,7 +189,8 @@ def snapshot_run(file: Path, storage: Path, period: str) -> dict:
     storage.mkdir(parents=True)
     log = storage / "tune.log"
     started = time.time()
-    proc = subprocess.Popen([sys.executable, "-m", "raytune_app", "tune", str(file), "--storage", str(storage)],
+    proc = subprocess.Popen([sys.executable, "-m", "raytune_app", "tune", str(file), "--storage", str(storage),
+                             *(["--address", address] if address else [])],
                             stdout=log.open("w"), stderr=subprocess.STDOUT, env=env)
     ages, saves = [], set()
     while proc.poll() is None:
@@ -234,17 +235,20 @@ def staging_copy(tmp: Path, trials: int) -> dict:
             f"staging_copy_{trials}_trials_cpu_s": time.process_time() - cpu}
 
 
-def snapshot_cadence(tmp: Path, periods: list[str], trials: int, epochs: int, repeats: int) -> dict:
+def snapshot_cadence(tmp: Path, periods: list[str], trials: int, epochs: int, repeats: int,
+                     address: str | None = None) -> dict:
     """(g): the experiment-state snapshot period (TUNE_GLOBAL_CHECKPOINT_S) against utilisation and durability,
     on (b)'s job and on `trials` one-epoch tiny trials (a snapshot writes every trial's state, so its cost grows
-    with the trials). The periods alternate within each round; medians over `repeats` rounds."""
+    with the trials). The periods alternate within each round; medians over `repeats` rounds. `address`: a
+    running Ray that each run joins (default: each starts its own)."""
     jobs = {"util": utilisation_job(tmp, "cadence-util", epochs),
             "many": experiment(tmp, "cadence-many", num_samples=trials, **TINY)}
     runs: dict[tuple[str, str], list[dict]] = {}
     for r in range(repeats):
         for period in (periods if r % 2 == 0 else periods[::-1]):
             for job, file in jobs.items():
-                runs.setdefault((job, period), []).append(snapshot_run(file, tmp / f"cadence-{r}-{period}", period))
+                found = snapshot_run(file, tmp / f"cadence-{r}-{period}-{job}", period, address)
+                runs.setdefault((job, period), []).append(found)
     figures = {**staging_copy(tmp, 1000), **staging_copy(tmp, 10000)}
     for (job, period), found in runs.items():
         for key in found[0]:
@@ -300,7 +304,8 @@ PARTS: dict[str, Callable[[Path, argparse.Namespace], dict]] = {
     "startup": lambda tmp, args: {**first_result(tmp), **ray_init()},
     "utilisation": lambda tmp, args: utilisation(tmp),
     "throughput": lambda tmp, args: throughput(),
-    "cadence": lambda tmp, args: snapshot_cadence(tmp, args.periods, args.trials, args.cadence_epochs, args.repeats),
+    "cadence": lambda tmp, args: snapshot_cadence(tmp, args.periods, args.trials, args.cadence_epochs, args.repeats,
+                                                args.address),
 }
 
 
@@ -313,6 +318,7 @@ def main() -> None:
                         help="(g): the TUNE_GLOBAL_CHECKPOINT_S values compared")
     parser.add_argument("--cadence-epochs", type=int, default=10, help="(g): epochs of (b)'s trials")
     parser.add_argument("--repeats", type=int, default=3, help="(g): interleaved rounds")
+    parser.add_argument("--address", help="(g): a running Ray that each run joins (default: each starts one)")
     args = parser.parse_args()
     figures = {}
     with tempfile.TemporaryDirectory() as tmp:
