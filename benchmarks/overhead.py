@@ -8,7 +8,14 @@ driver memory, and the trainer's throughput against a bare PyTorch loop.
 (c) time from the command to the first trial's first result, with a fresh Ray and joining a running one;
 (d) the driver's resident memory at trial 100 and at the last trial;
 (e) the trainer's samples per second against a bare PyTorch loop (same model, batch size, threads);
-(f) `ray.init` alone, fresh: with Ray's defaults, with the dashboard off, and as a local run starts it now.
+(f) `ray.init` alone, fresh: with Ray's defaults, with the dashboard off, and as a local run starts it now;
+(g) the trials' timeline on the search benchmark's MLP task (its ASHA + HyperOpt; `--timeline-trials`, 32 and
+    1,000 by default): the gap between a trial's epochs (its checkpoint, `tune.report` and the wait for the
+    driver), the time between trials on one worker (from the last result of one trial to the first epoch's
+    start of the next: the driver's decision, the next config, the actor's reset, the new model) and
+    utilisation while tuning. `--checkout DIR` runs another checkout's raytune_app alongside this one's, its runs
+    interleaved with this one's (a "before" against this "after" on the same machine in one run); `--raw FILE`
+    appends each run's figures as a JSON line (the docs' tables are generated from benchmarks/results).
 """
 
 from __future__ import annotations
@@ -30,6 +37,7 @@ import yaml
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 os.environ["PYTHONPATH"] = str(REPO)  # the commands below run this checkout's raytune_app, whatever is installed
+MLP_TASK = REPO / "search_spaces" / "mlp_synthetic.yaml"  # compare.py's MLP task
 
 
 def rss_mb(pid: int) -> float:
@@ -216,18 +224,92 @@ def throughput(epochs: int = 5) -> dict:
             "trainer_vs_bare": rates["raytune_app"] / bare_rate}
 
 
+def quantile(values: list[float], q: float) -> float:
+    return statistics.quantiles(values, n=100, method="inclusive")[round(q * 100) - 1] if len(values) > 1 else \
+        (values[0] if values else float("nan"))
+
+
+def trial_timeline(rows: list[dict], slots: int) -> dict:
+    """(g) from every result row of a run (Ray's result.json lines: each epoch's `reported_at` and
+    `epoch_time_s`, its trial and worker process): the gaps between a trial's epochs, the gaps between trials
+    on one worker, in milliseconds, and the trials' training time over the cores while tuning."""
+    spans = sorted((r["reported_at"] - r["epoch_time_s"], r["reported_at"], r["trial_id"], r["pid"]) for r in rows)
+    epoch_gaps, trial_gaps, last_of = [], [], {}
+    for start, end, trial, pid in spans:  # by start: each worker's epochs in the order it trained them
+        previous = last_of.get(pid)
+        if previous is not None:
+            (trial_gaps if previous[1] != trial else epoch_gaps).append((start - previous[0]) * 1000)
+        last_of[pid] = (end, trial)
+    busy = sum(end - start for start, end, _, _ in spans)
+    tuning = max(end for _, end, _, _ in spans) - min(start for start, _, _, _ in spans)
+    return {"epochs": len(spans), "trials": len({s[2] for s in spans}),
+            "epoch_gap_ms_median": statistics.median(epoch_gaps) if epoch_gaps else float("nan"),
+            "epoch_gap_ms_p90": quantile(epoch_gaps, 0.9),
+            "trial_gap_ms_median": statistics.median(trial_gaps) if trial_gaps else float("nan"),
+            "trial_gap_ms_p90": quantile(trial_gaps, 0.9),
+            "utilisation_while_tuning": busy / (tuning * slots), "tuning_s": tuning}
+
+
+def all_rows(exp: Path) -> list[dict]:
+    """Every result row of every trial of a finished run."""
+    return [json.loads(line) for f in exp.glob("trial_*/result.json") for line in f.read_text().splitlines()
+            if line.strip()]
+
+
+def timeline_run(tmp: Path, checkout: Path, trials: int, seed: int) -> dict:
+    """(g): one run of the MLP task with `trials` trials by the raytune_app of `checkout`."""
+    name = f"timeline-{trials}-{seed}-{len(list(tmp.glob('timeline-*')))}"
+    started = time.time()
+    subprocess.run([sys.executable, "-m", "raytune_app", "tune", str(MLP_TASK), "--storage", str(tmp),
+                    "--name", name, "--num-samples", str(trials), "--seed", str(seed)],
+                   check=True, capture_output=True, env={**os.environ, "PYTHONPATH": str(checkout)})
+    return {"checkout": str(checkout), "trials_asked": trials, "seed": seed, "wall_s": time.time() - started,
+            **trial_timeline(all_rows(tmp / name), os.cpu_count() or 1)}
+
+
+def timelines(tmp: Path, args: argparse.Namespace) -> dict:
+    """(g) for each size, seed and checkout, checkouts innermost (so a machine's drift falls on each alike);
+    the medians over seeds, per size and checkout."""
+    checkouts = [REPO, *args.checkout]
+    runs = []
+    for trials in args.timeline_trials:
+        for seed in range(args.repeats):
+            for checkout in checkouts:
+                run = timeline_run(tmp, checkout, trials, seed)
+                runs.append(run)
+                print(json.dumps(run), file=sys.stderr, flush=True)
+                if args.raw:
+                    with args.raw.open("a") as f:
+                        f.write(json.dumps(run) + "\n")
+    figures = {}
+    for trials in args.timeline_trials:
+        for i, checkout in enumerate(checkouts):
+            mine = [r for r in runs if r["trials_asked"] == trials and r["checkout"] == str(checkout)]
+            label = "this checkout" if i == 0 else f"checkout {checkout}"
+            for key in ("epoch_gap_ms_median", "epoch_gap_ms_p90", "trial_gap_ms_median", "trial_gap_ms_p90",
+                        "utilisation_while_tuning", "epochs"):
+                figures[f"{trials} trials, {label}: {key}"] = statistics.median(r[key] for r in mine)
+    return figures
+
+
 PARTS: dict[str, Callable[[Path, argparse.Namespace], dict]] = {
     "trials": lambda tmp, args: many_tiny_trials(tmp, args.trials),
     "startup": lambda tmp, args: {**first_result(tmp), **ray_init()},
     "utilisation": lambda tmp, args: utilisation(tmp),
     "throughput": lambda tmp, args: throughput(),
+    "timeline": timelines,
 }
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--trials", type=int, default=500)
-    parser.add_argument("--only", nargs="+", choices=PARTS, help="some of the figures: (a, d), (c, f), (b), (e)")
+    parser.add_argument("--only", nargs="+", choices=PARTS, help="some of the figures: (a, d), (c, f), (b), (e), (g)")
+    parser.add_argument("--timeline-trials", type=int, nargs="+", default=[32, 1000], help="(g): trials per run")
+    parser.add_argument("--repeats", type=int, default=3, help="(g): runs per size and checkout (seeds 0, 1, ...)")
+    parser.add_argument("--checkout", type=Path, nargs="*", default=[],
+                        help="(g): other checkouts of raytune-app to run alongside this one (e.g. main's)")
+    parser.add_argument("--raw", type=Path, help="(g): append each run's figures to this file (JSON lines)")
     args = parser.parse_args()
     figures = {}
     with tempfile.TemporaryDirectory() as tmp:
