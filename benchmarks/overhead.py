@@ -231,23 +231,31 @@ def quantile(values: list[float], q: float) -> float:
 
 def trial_timeline(rows: list[dict], slots: int) -> dict:
     """(g) from every result row of a run (Ray's result.json lines: each epoch's `reported_at` and
-    `epoch_time_s`, its trial and worker process): the gaps between a trial's epochs, the gaps between trials
-    on one worker, in milliseconds, and the trials' training time over the cores while tuning."""
-    spans = sorted((r["reported_at"] - r["epoch_time_s"], r["reported_at"], r["trial_id"], r["pid"]) for r in rows)
-    epoch_gaps, trial_gaps, last_of = [], [], {}
-    for start, end, trial, pid in spans:  # by start: each worker's epochs in the order it trained them
+    `epoch_time_s`, its trial and worker process, and whether it saved a checkpoint): the gaps between a trial's
+    epochs, also apart by whether the epoch before saved a checkpoint, the gaps between trials on one worker, in
+    milliseconds, and the trials' training time over the cores while tuning."""
+    spans = sorted((r["reported_at"] - r["epoch_time_s"], r["reported_at"], r["trial_id"], r["pid"],
+                    bool(r.get("checkpoint_dir_name"))) for r in rows)
+    gaps: dict[str, list[float]] = {"epoch": [], "epoch_after_checkpoint": [], "epoch_no_checkpoint": [], "trial": []}
+    last_of: dict[int, tuple[float, str, bool]] = {}
+    for start, end, trial, pid, saved in spans:  # by start: each worker's epochs in the order it trained them
         previous = last_of.get(pid)
         if previous is not None:
-            (trial_gaps if previous[1] != trial else epoch_gaps).append((start - previous[0]) * 1000)
-        last_of[pid] = (end, trial)
-    busy = sum(end - start for start, end, _, _ in spans)
-    tuning = max(end for _, end, _, _ in spans) - min(start for start, _, _, _ in spans)
-    return {"epochs": len(spans), "trials": len({s[2] for s in spans}),
-            "epoch_gap_ms_median": statistics.median(epoch_gaps) if epoch_gaps else float("nan"),
-            "epoch_gap_ms_p90": quantile(epoch_gaps, 0.9),
-            "trial_gap_ms_median": statistics.median(trial_gaps) if trial_gaps else float("nan"),
-            "trial_gap_ms_p90": quantile(trial_gaps, 0.9),
-            "utilisation_while_tuning": busy / (tuning * slots), "tuning_s": tuning}
+            gap = (start - previous[0]) * 1000
+            if previous[1] != trial:
+                gaps["trial"].append(gap)
+            else:
+                gaps["epoch"].append(gap)
+                gaps["epoch_after_checkpoint" if previous[2] else "epoch_no_checkpoint"].append(gap)
+        last_of[pid] = (end, trial, saved)
+    busy = sum(span[1] - span[0] for span in spans)
+    tuning = max(span[1] for span in spans) - min(span[0] for span in spans)
+    figures = {"epochs": len(spans), "trials": len({s[2] for s in spans}),
+               "checkpointed_epochs": sum(s[4] for s in spans)}
+    for kind, values in gaps.items():
+        figures[f"{kind}_gap_ms_median"] = statistics.median(values) if values else float("nan")
+        figures[f"{kind}_gap_ms_p90"] = quantile(values, 0.9)
+    return figures | {"utilisation_while_tuning": busy / (tuning * slots), "tuning_s": tuning}
 
 
 def all_rows(exp: Path) -> list[dict]:
@@ -286,8 +294,9 @@ def timelines(tmp: Path, args: argparse.Namespace) -> dict:
         for i, checkout in enumerate(checkouts):
             mine = [r for r in runs if r["trials_asked"] == trials and r["checkout"] == str(checkout)]
             label = "this checkout" if i == 0 else f"checkout {checkout}"
-            for key in ("epoch_gap_ms_median", "epoch_gap_ms_p90", "trial_gap_ms_median", "trial_gap_ms_p90",
-                        "utilisation_while_tuning", "epochs"):
+            for key in ("epoch_gap_ms_median", "epoch_gap_ms_p90", "epoch_after_checkpoint_gap_ms_median",
+                        "epoch_no_checkpoint_gap_ms_median", "trial_gap_ms_median", "trial_gap_ms_p90",
+                        "utilisation_while_tuning", "epochs", "checkpointed_epochs"):
                 figures[f"{trials} trials, {label}: {key}"] = statistics.median(r[key] for r in mine)
     return figures
 
