@@ -1,18 +1,45 @@
-"""Errors that mean "bad input": the CLI prints them one line each and exits 2."""
+"""The errors a caller can catch: bad input (the CLI prints it, one line a problem, and exits 2) and a run that
+failed or has nothing to show (exit 1)."""
 
 from __future__ import annotations
 
 import difflib
+from dataclasses import dataclass
 from typing import Iterable
 
 
-class InputError(Exception):
-    """Bad input from the user: every problem found, each as one line naming file and key."""
+@dataclass(frozen=True)
+class Problem:
+    """One problem, as the CLI prints it: `FILE: KEY: MESSAGE` (file or key absent where there is none)."""
 
-    def __init__(self, problems: Iterable[str]):
+    file: str | None
+    key: str | None
+    message: str
+
+    def __str__(self) -> str:
+        return ": ".join(part for part in (self.file, self.key, self.message) if part)
+
+
+class InputError(Exception):
+    """Bad input from the user (an experiment file or dict, a flag, a folder): every problem found, each one line
+    naming the file and the key. `problems` are the lines the CLI prints; `details` the same as Problems."""
+
+    def __init__(self, problems: Iterable[str], file: str | None = None):
         # one line each, even when a key or value the user wrote holds a line break
-        self.problems = [p.replace("\r", "\\r").replace("\n", "\\n") for p in problems]
+        self.problems = [str(p).replace("\r", "\\r").replace("\n", "\\n") for p in problems]
+        self.file = file
         super().__init__("\n".join(self.problems))
+
+    @property
+    def details(self) -> list[Problem]:
+        """Each problem as (file, key, message); the key is what follows the file, up to the next ': '."""
+        found = []
+        for line in self.problems:
+            file, rest = (self.file, line[len(self.file) + 2:]) if self.file and line.startswith(f"{self.file}: ") \
+                else (None, line)
+            key, sep, message = rest.partition(": ")
+            found.append(Problem(file, key, message) if sep and " " not in key else Problem(file, None, rest))
+        return found
 
 
 def did_you_mean(word: str, options: Iterable[str]) -> str:

@@ -288,3 +288,17 @@ def test_a_storage_folder_some_node_cannot_see_is_refused_before_any_trial(clust
         assert not (runs / "blind" / "experiment_state").exists() and not list(runs.glob("blind/trial_*"))
     finally:
         kill_node(node4)
+
+
+def test_a_model_and_data_defined_in_main_tune_on_the_cluster(cluster, tmp_path):
+    """examples/tune_from_python.py on the three nodes: its `Net` and `data`, defined in the script's `__main__`,
+    reach trials on every node by value (nothing of the script's folder is shipped), and the best model reloaded
+    scores on the test split what the run recorded."""
+    state, env = cluster
+    done = subprocess.run([sys.executable, str(REPO / "examples" / "tune_from_python.py")], cwd=tmp_path,
+                          env={**env, "RAY_ADDRESS": state["address"]}, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    measured, recorded = map(float, re.search(r"test accuracy ([\d.]+) \(recorded ([\d.]+)\)", done.stdout).groups())
+    assert measured == recorded > 0.5
+    hist = histories(tmp_path / "runs" / "digits-from-python")
+    assert len({r["node_ip"] for h in hist.values() for r in h}) >= 2

@@ -122,6 +122,46 @@ def test_the_environment_settings_are_still_rays():
     assert setting in raylet.read_bytes(), changed(f"Ray's core has no system setting {setting.decode()}")
 
 
+def test_the_package_limit_and_the_loopback_settings_are_rays(monkeypatch):
+    """settings.py: the package limit's default is Ray's own gRPC message size, and the variable sets it; the
+    loopback cluster's variables are Ray's documented ones."""
+    from ray._raylet import Config
+
+    from raytune_app.ray_compat import settings
+
+    monkeypatch.delenv(settings.PACKAGE_LIMIT, raising=False)
+    assert settings.package_limit() == Config.max_grpc_message_size(), \
+        changed(f"Ray's max_grpc_message_size is now {Config.max_grpc_message_size()}")
+    assert settings.PACKAGE_LIMIT.removeprefix("RAY_").encode() in Path(ray.__file__).with_name("_raylet.so") \
+        .read_bytes(), changed("Ray's core has no system setting max_grpc_message_size")
+    from ray._common.usage import usage_lib
+    from ray._private.authentication import authentication_token_setup
+
+    assert "RAY_USAGE_STATS_ENABLED" in inspect.getsource(usage_lib), \
+        changed("RAY_USAGE_STATS_ENABLED no longer turns Ray's usage stats off")
+    assert "RAY_AUTH_MODE" in inspect.getsource(authentication_token_setup), \
+        changed("RAY_AUTH_MODE no longer sets Ray's authentication")
+
+
+def test_tune_output_engine_is_chosen_at_each_fit(monkeypatch):
+    """settings.py: `tune.run` asks get_air_verbosity at each call, which reads RAY_AIR_NEW_OUTPUT then: "0" picks
+    the older engine (None), whose verbose 0 prints nothing."""
+    from ray.tune import tune as tune_module
+    from ray.tune.experimental.output import get_air_verbosity
+
+    from raytune_app.ray_compat.settings import NEW_OUTPUT, tune_output
+
+    assert "get_air_verbosity(verbose)" in inspect.getsource(tune_module.run), \
+        changed("tune.run no longer chooses its output engine through get_air_verbosity")
+    monkeypatch.delenv(NEW_OUTPUT, raising=False)
+    assert get_air_verbosity(0) is not None
+    with tune_output(0):
+        assert get_air_verbosity(0) is None, changed(f"{NEW_OUTPUT}=0 no longer selects the older output engine")
+    with tune_output(1):
+        assert get_air_verbosity(1) is not None
+    assert NEW_OUTPUT not in os.environ
+
+
 def test_tune_stops_and_saves_on_the_stop_signal_with_its_sigint_handler_off(monkeypatch):
     """interrupts.py: with TUNE_DISABLE_SIGINT_HANDLER=1, Tune leaves SIGINT alone and stops on SIGUSR1."""
     from ray.tune import tune as tune_module

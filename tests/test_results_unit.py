@@ -192,7 +192,7 @@ def test_mlflow_logs_a_nested_metric_by_rays_name(monkeypatch):
     assert batches == [("run-1", {"val/acc": (0.75, 2)})]
 
 
-def test_progress_lines_read_nested_metrics_and_skip_a_diverged_value_for_best_so_far(capsys):
+def test_progress_lines_read_nested_metrics_and_skip_a_diverged_value_for_best_so_far(caplog):
     """A diverged trial reports the metric's worst value (0 for one that grows), which is not worst for a reward
     that can be negative: it must not become the best so far."""
     from types import SimpleNamespace
@@ -202,8 +202,9 @@ def test_progress_lines_read_nested_metrics_and_skip_a_diverged_value_for_best_s
     progress = TrialProgress("eval/reward", "max", total=2, max_epochs=3)
     ok = SimpleNamespace(trial_id="t1", last_result={"epoch": 3, "eval": {"reward": -5.0}})
     bad = SimpleNamespace(trial_id="t2", last_result={"epoch": 2, "eval/reward": 0.0, "diverged": True})
-    progress.on_trial_complete(1, [], ok)
-    progress.on_trial_complete(2, [], bad)
-    assert capsys.readouterr().out.splitlines() == [
+    with caplog.at_level("INFO", logger="raytune_app"):
+        progress.on_trial_complete(1, [], ok)
+        progress.on_trial_complete(2, [], bad)
+    assert [r.getMessage() for r in caplog.records] == [
         "[1/2] trial t1: eval/reward -5.0000 after 3 epochs (completed); best so far -5.0000",
         "[2/2] trial t2: eval/reward 0.0000 after 2 epochs (diverged); best so far -5.0000"]

@@ -33,26 +33,26 @@ def _tune_flags(p: argparse.ArgumentParser) -> None:
                                                            "for the same name)")
     g.add_argument("--search", choices=SEARCHERS, help="Ray Tune's searcher (the file's options are kept for the "
                                                        "same name)")
-    g.add_argument("--cpus-per-trial", type=float, dest="resources.cpus_per_trial", metavar="N",
+    g.add_argument("--cpus-per-trial", type=float, dest="cpus_per_trial", metavar="N",
                    help="CPUs each one-process trial holds (fractions allowed)")
-    g.add_argument("--gpus-per-trial", type=_gpus, dest="resources.gpus_per_trial", metavar="F",
+    g.add_argument("--gpus-per-trial", type=_gpus, dest="gpus_per_trial", metavar="F",
                    help="fractions allowed; auto: packed by measured memory")
-    g.add_argument("--workers-per-trial", type=int, dest="resources.workers_per_trial", metavar="N",
+    g.add_argument("--workers-per-trial", type=int, dest="workers_per_trial", metavar="N",
                    help="data-parallel trials: DDP over this many Ray Train workers")
-    g.add_argument("--cpus-per-worker", type=float, dest="resources.cpus_per_worker", metavar="N",
+    g.add_argument("--cpus-per-worker", type=float, dest="cpus_per_worker", metavar="N",
                    help="CPUs each data-parallel worker holds")
-    g.add_argument("--gpus-per-worker", type=float, dest="resources.gpus_per_worker", metavar="F",
+    g.add_argument("--gpus-per-worker", type=float, dest="gpus_per_worker", metavar="F",
                    help="GPUs each data-parallel worker holds (fractions allowed)")
     g.add_argument("--max-concurrent", type=int, help="trials running at once (default: all that fit)")
     g.add_argument("--num-samples", type=int, help="number of trials")
     g.add_argument("--max-epochs", type=int, help="epochs per trial at most")
-    g.add_argument("--time-budget", type=float, dest="time_budget_s", metavar="S",
+    g.add_argument("--time-budget", type=float, dest="time_budget", metavar="S",
                    help="seconds for the whole search")
     g.add_argument("--max-failures", type=int, help="retries of a failed trial from its checkpoint")
     g.add_argument("--seed", type=int, help="seeds the searcher and every trial's training")
     g.add_argument("--storage", help="results folder or URI (default ./runs)")
     g.add_argument("--name", help="experiment name (default: from the file)")
-    g.add_argument("--mlflow", metavar="URI", dest="tracking.mlflow",
+    g.add_argument("--mlflow", metavar="URI", dest="mlflow",
                    help="log each trial as an MLflow run at this tracking URI (needs raytune-app[mlflow])")
 
 
@@ -97,78 +97,57 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _overrides(args: argparse.Namespace) -> dict:
-    keys = ["scheduler", "search", "resources.cpus_per_trial", "resources.gpus_per_trial", "resources.workers_per_trial",
-            "resources.cpus_per_worker", "resources.gpus_per_worker", "max_concurrent",
-            "num_samples", "max_epochs", "time_budget_s", "max_failures", "seed", "storage", "name", "tracking.mlflow"]
-    return {k: getattr(args, k) for k in keys}
+    """The tune flags as `raytune_app.tune()`'s overrides (the same names)."""
+    from raytune_app.spec.load import OVERRIDES
+
+    return {name: getattr(args, name) for name in OVERRIDES if getattr(args, name) is not None}
 
 
-def _connection(args: argparse.Namespace):
-    from raytune_app.run.driver import Connection
-
-    return Connection(args.address, args.dashboard)
+def _ray(args: argparse.Namespace) -> dict:
+    return {"address": args.address, "dashboard": args.dashboard}
 
 
 def cmd_validate(args: argparse.Namespace) -> int:
     """Check every file; print `ok` with a summary or every problem. Never starts Ray."""
-    from raytune_app.run.driver import describe, load_data
-    from raytune_app.spec.load import load_spec
+    from raytune_app.api import validate
+    from raytune_app.run.driver import describe
 
     code = EXIT_OK
     for file in args.files:
         try:
-            spec = load_spec(file, {})
-            load_data(spec, str(file))
-            print(f"{file}: ok: {describe(spec)}")
+            print(f"{file}: ok: {describe(validate(file))}")
         except InputError as exc:
             print("\n".join(exc.problems), file=sys.stderr)
             code = EXIT_BAD_INPUT
     return code
 
 
-def _warm_start_paths(names: list[str], storage_root: str) -> list[str]:
-    """Each --warm-start EXP as a folder: a path as given, or a name under the storage path."""
-    from raytune_app import storage
-
-    return [name if storage.exists(name) else storage.join(storage.resolve(storage_root), name) for name in names]
-
-
 def cmd_tune(args: argparse.Namespace) -> int:
-    from raytune_app.run.driver import start
-    from raytune_app.spec.load import load_spec
+    from raytune_app.api import tune
 
-    spec = load_spec(args.file, _overrides(args))
-    warm = _warm_start_paths(args.warm_start or [], spec.storage)
-    return start(spec, str(args.file), _connection(args), warm, resume=args.resume)
-
-
-def _saved(path_arg: str):
-    """(folder, spec) of an existing experiment, from the spec it saved; InputError if it is none."""
-    from raytune_app.results.reader import is_experiment, resolve
-    from raytune_app.spec.names import SPEC_FILE
-    from raytune_app.spec.saved import load_saved_spec
-
-    path = resolve(path_arg)
-    if not is_experiment(path):
-        raise InputError([f"{path_arg}: not a raytune-app experiment folder (no {SPEC_FILE})"])
-    return path, load_saved_spec(path)
+    return _ended(tune(args.file, resume=args.resume, warm_start=args.warm_start or [], **_ray(args),
+                       **_overrides(args)), args.address)
 
 
 def cmd_extend(args: argparse.Namespace) -> int:
     """N more trials for a finished experiment: a new experiment beside it, warm-started from it."""
-    from raytune_app.run.driver import extend
+    from raytune_app.api import extend
 
-    if args.num_samples < 1:
-        raise InputError([f"{args.path}: --num-samples: must be at least 1, got {args.num_samples}"])
-    path, _ = _saved(args.path)
-    return extend(path, args.path, args.num_samples, args.name, _connection(args))
+    return _ended(extend(args.path, args.num_samples, name=args.name, **_ray(args)), args.address)
 
 
 def cmd_resume(args: argparse.Namespace) -> int:
-    from raytune_app.run.driver import resume_experiment
+    from raytune_app.api import resume
 
-    path, spec = _saved(args.path)
-    return resume_experiment(path, spec, args.path, _connection(args), args.restart_errored)
+    return _ended(resume(args.path, restart_errored=args.restart_errored, **_ray(args)), args.address)
+
+
+def _ended(results, address: str | None) -> int:
+    """What every command that runs an experiment prints when it ends, and its exit code."""
+    from raytune_app.cli.summary import print_ending
+
+    print_ending(results, address)
+    return {"finished": EXIT_OK, "interrupted": EXIT_INTERRUPTED}.get(results.status, EXIT_FAILED)
 
 
 def cmd_cluster_local(args: argparse.Namespace) -> int:
@@ -213,20 +192,12 @@ COMMANDS = {"tune": cmd_tune, "resume": cmd_resume, "extend": cmd_extend, "valid
             **{name: run for name, (_, run) in EXTRA_COMMANDS.items()}}
 
 
-def _show_library_messages() -> None:
-    """What raytune_app's modules log (info and up: e.g. what is sent to every node) goes to stderr as plain
-    lines: below the CLI, code logs instead of printing."""
-    handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(logging.Formatter("%(message)s"))
-    library = logging.getLogger("raytune_app")
-    library.handlers = [handler]  # this call's stderr, in place of an earlier call's (tests call main() again)
-    library.setLevel(logging.INFO)
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the `raytune-app` console script."""
+    from raytune_app.messages import show_messages
+
     args = build_parser().parse_args(argv)
-    _show_library_messages()
+    show_messages()  # what raytune_app's modules log: information on stdout, warnings on stderr
     try:
         return COMMANDS[args.command](args)
     except InputError as exc:
@@ -235,6 +206,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except RunFailed as exc:
         print(exc, file=sys.stderr)
         return EXIT_FAILED
+    except KeyboardInterrupt:  # a second Ctrl-C while tuning: quit now, Ray's processes and all
+        print("\nStopping at once; the last saved state stays resumable.", file=sys.stderr, flush=True)
+        sys.stdout.flush()
+        os._exit(EXIT_INTERRUPTED)
 
 
 def run() -> None:

@@ -56,9 +56,26 @@ def tensorboard_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run_tensorboard(args: argparse.Namespace) -> int:
-    from raytune_app.results.tensorboard_server import serve
+    """Serve until Ctrl-C (or SIGTERM)."""
+    import signal
+    import time
 
-    return serve(args.experiment, args.host, args.port, args.reload_interval)
+    from raytune_app.results.tensorboard_server import check_logdir, start
+
+    logdir = check_logdir(args.experiment)
+    _, url = start(logdir, args.host, args.port, args.reload_interval)
+    print(f"TensorBoard at {url} serving {logdir}: scalars per trial, every trial in the HParams tab. "
+          f"Ctrl-C to stop.", flush=True)
+    # Ctrl-C stops it even when it was started from a script that ignores SIGINT (a background job of a
+    # non-interactive shell: Python then installs no handler of its own); SIGTERM stops it the same way
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
+    try:
+        while True:
+            time.sleep(3600)
+    except KeyboardInterrupt:
+        print("TensorBoard stopped.", flush=True)
+    return EXIT_OK
 
 
 def best_arguments(p: argparse.ArgumentParser) -> None:

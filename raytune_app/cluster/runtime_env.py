@@ -118,3 +118,24 @@ def ship_code(folder: str, storage_path: str, source: str) -> bool:
     ray.shutdown()
     ray.init(address=address, runtime_env=sent.runtime_env, logging_level=logging.WARNING)
     return True
+
+
+def send_by_value(*objects) -> None:
+    """A model, loader or training function given from Python travels to the workers pickled (by Ray's
+    cloudpickle, inside the trials' settings). One defined in `__main__` (a script, a notebook) is pickled by value
+    already; one of another module would be pickled by reference, and fails on a worker that cannot import that
+    module (it sits beside a script or notebook, or on this process's sys.path only): such modules are pickled by
+    value too. Installed packages and the standard library stay by reference."""
+    import sys
+    import sysconfig
+
+    from ray import cloudpickle
+
+    installed = {sysconfig.get_path(k) for k in ("stdlib", "platstdlib", "purelib", "platlib")}
+    for obj in objects:
+        module = sys.modules.get(getattr(obj, "__module__", None) or "") if callable(obj) else None
+        file = getattr(module, "__file__", None)
+        if module is None or module.__name__ == "__main__" or not file or module.__name__.startswith("raytune_app"):
+            continue
+        if not any(Path(file).resolve().is_relative_to(Path(p).resolve()) for p in installed if p):
+            cloudpickle.register_pickle_by_value(module)

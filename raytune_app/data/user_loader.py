@@ -14,7 +14,7 @@ import numpy as np
 
 from raytune_app.data.datasets import Dataset
 from raytune_app.errors import InputError
-from raytune_app.spec.user_code import describe_exception, resolve
+from raytune_app.spec.user_code import code_name, describe_exception, resolve
 
 SPLITS = ("train", "val", "test")
 SAMPLE_ROWS = 2  # what the driver reads of each split when the loader runs on the workers
@@ -115,8 +115,8 @@ def load_user_data(spec, loader: Callable | None = None, sample: bool = False) -
     """Call the loader `spec.loader` names with `spec.args` and check what it returns; `sample`: read only
     the first rows of each split (the driver's check of a loader that runs on the workers, no test split).
     `loader`: the function itself, when the caller imported it (on a worker)."""
-    ref = spec.loader
-    fn = loader or resolve(ref, spec.code_dir, KEY)
+    ref = code_name(spec.loader)
+    fn = loader or resolve(spec.loader, spec.code_dir, KEY)
     try:
         out = fn(**spec.args)
     except Exception as exc:

@@ -16,6 +16,10 @@
   before Ray uploads anything. Public alternative checked: none; Ray states the limit only in its error message.
 - `RAY_AUTH_MODE`, `RAY_USAGE_STATS_ENABLED` (public, documented): `cluster-local`'s loopback nodes run without
   token authentication (only acceptable on loopback addresses of one's own machine) and without usage stats.
+- `RAY_AIR_NEW_OUTPUT` (public: named in `tune.run`'s docstring), read at each `Tuner.fit`: Ray Tune's newer output
+  engine prints its "Configuration for experiment" table even at `verbose=0`; with `verbose=0` raytune-app uses
+  the older one, which then prints nothing. Public alternative checked: `RunConfig(verbose=0)` alone (the table
+  still shows).
 - the logger `ray.train._internal.storage` (private module), which logs "Checkpoint successfully created" at
   INFO for every checkpoint of every trial. Public alternative checked: silencing the public parent logger
   `ray.train` would hide Ray Train's other messages too (data-parallel trials log through it).
@@ -24,11 +28,14 @@
 from __future__ import annotations
 
 import os
+from contextlib import contextmanager
+from typing import Iterator
 
 NO_IDLE_WORKERS = "RAY_prestart_worker_first_driver"  # "0": no idle workers prestarted for a driver
 NO_AUTO_LOGGERS = "TUNE_DISABLE_AUTO_CALLBACK_LOGGERS"
 STATE_SAVE_PERIOD_S = "TUNE_GLOBAL_CHECKPOINT_S"
 CHECKPOINT_LOGGER = "ray.train._internal.storage"
+NEW_OUTPUT = "RAY_AIR_NEW_OUTPUT"
 PACKAGE_LIMIT = "RAY_max_grpc_message_size"
 DEFAULT_PACKAGE_LIMIT = 512 * 1024 * 1024
 
@@ -47,6 +54,21 @@ def configure_tune() -> None:
     """Tune's settings that fresh and restored runs share (a period the user set is kept)."""
     os.environ[NO_AUTO_LOGGERS] = "1"
     os.environ.setdefault(STATE_SAVE_PERIOD_S, "2")
+
+
+@contextmanager
+def tune_output(verbose: int) -> Iterator[None]:
+    """Ray Tune's output for one `Tuner.fit`: with verbose 0, the older engine, silent at that level."""
+    old = os.environ.get(NEW_OUTPUT)
+    if verbose <= 0:
+        os.environ[NEW_OUTPUT] = "0"
+    try:
+        yield
+    finally:
+        if old is None:
+            os.environ.pop(NEW_OUTPUT, None)
+        else:
+            os.environ[NEW_OUTPUT] = old
 
 
 def without_idle_workers() -> None:

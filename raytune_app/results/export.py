@@ -20,6 +20,8 @@ import numpy as np
 from raytune_app import storage
 from raytune_app.errors import InputError, RunFailed
 from raytune_app.results.reader import Experiment, load_experiment
+from raytune_app.spec.load import saved_code
+from raytune_app.spec.user_code import code_name
 from raytune_app.spec.space import flatten
 
 FORMAT = "raytune-app-model/1"
@@ -62,12 +64,13 @@ def _checkpoint_config(e: Experiment, trial_id: str, checkpoint: str, recorded: 
 
 
 def restore_model(spec, dataset, config: dict[str, Any], checkpoint: str):
-    """The model a trial's config describes, with a checkpoint's weights, in eval mode; and the checkpoint."""
+    """The model a trial's config describes, with a checkpoint's weights, in eval mode; and the checkpoint.
+    `dataset`: the experiment's data, or anything with its `input_shape` and `outputs`."""
     from raytune_app.trial.checkpoint import load_checkpoint
     from raytune_app.trial.user_model import build_trial_model
 
     state = load_checkpoint(checkpoint)
-    model = build_trial_model(spec.model, spec.code_dir, config, dataset.input_shape, dataset.outputs)
+    model = build_trial_model(spec.model, spec.code_dir, config, tuple(dataset.input_shape), dataset.outputs)
     model.load_state_dict(state["model"])
     model.eval()
     return model, state
@@ -88,9 +91,10 @@ def held_out_scores(spec, dataset, trial, checkpoint: str | None) -> dict[str, f
     return {name: scores[SCORE[dataset.task]]}
 
 
-def load_best(path: str | Path) -> BestModel:
+def load_best(path: str | Path, spec=None) -> BestModel:
     """The best trial of the experiment at `path`, as its summary names it, its weights loaded into the
-    model its config describes."""
+    model its config describes. `spec`: the experiment's, when the caller holds it with the Python objects it
+    was given (its saved copy names them only)."""
     from raytune_app.data.datasets import load_dataset
     from raytune_app.spec.metrics import TEST_METRIC
     from raytune_app.spec.saved import load_saved_spec
@@ -102,7 +106,7 @@ def load_best(path: str | Path) -> BestModel:
     best = e.summary.get("best")
     if not best:
         raise NoBestTrial(f"{path}: no trial reported a usable {e.metric}")
-    spec = load_saved_spec(e.path)
+    spec = spec or load_saved_spec(e.path)
     if spec.trainable:
         return _user_trainable_best(e, spec, best)
     try:
@@ -135,7 +139,7 @@ def model_config(best: BestModel) -> dict[str, Any]:
     d = best.dataset
     out: dict[str, Any] = {
         "format": FORMAT,
-        "model": best.spec.model,
+        "model": saved_code(best.spec.model),
         "config": best.config,
         "config_flat": flatten(best.config),
         "input_shape": list(d.input_shape),
@@ -176,7 +180,7 @@ def export(best: BestModel, folder: Path) -> list[Path]:
         from ray.tune import Checkpoint
 
         Checkpoint(str(best.checkpoint)).to_directory(str(folder / "checkpoint"))  # local or in a bucket
-        config = {"format": FORMAT, "trainable": best.spec.trainable, "code_dir": best.spec.code_dir,
+        config = {"format": FORMAT, "trainable": saved_code(best.spec.trainable), "code_dir": best.spec.code_dir,
                   "config": best.config, "config_flat": flatten(best.config), "experiment": best.experiment.name,
                   "trial_id": best.trial_id, "checkpoint": str(best.checkpoint), "metric": best.experiment.metric}
         (folder / "config.json").write_text(json.dumps(config, indent=2, default=str))
@@ -231,7 +235,7 @@ def evaluate_file(best: BestModel, file: str) -> tuple[str, float, int]:
 
     if best.model is None:
         raise InputError([f"{best.experiment.path}: evaluate scores a model that raytune-app trains; this experiment "
-                          f"ran your training function ({best.spec.trainable}): `best --export DIR` copies its best "
+                          f"ran your training function ({code_name(best.spec.trainable)}): `best --export DIR` copies its best "
                           "checkpoint for your code to load"])
     X, y = _read_data(file, best.spec.data.label)
     Xt, yt = prepare(best, X, y, file)

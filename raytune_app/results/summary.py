@@ -33,11 +33,45 @@ def driver_states(path: str, errored: Iterable[str]) -> dict[str, RayTrial]:
     return states
 
 
+def run_status(summary: dict[str, Any] | None) -> str:
+    """How the experiment stands, read off its summary: `running` (none yet: running, or its driver died),
+    `interrupted` (trials left unfinished: a resume continues them), `failed` (trials that failed after their
+    retries, or no trial with a usable metric), or `finished`."""
+    if summary is None:
+        return "running"
+    counts = summary["trials_by_status"]
+    if counts.get("unfinished"):
+        return "interrupted"
+    return "failed" if counts.get("error") or not summary["best"] else "finished"
+
+
+def problem_of(summary: dict[str, Any] | None) -> str | None:
+    """Why a failed experiment failed, read off its summary (None when it did not fail)."""
+    if run_status(summary) != "failed":
+        return None
+    counts, metric = summary["trials_by_status"], summary["metric"]
+    if counts.get("error"):
+        return f"{counts['error']} trial(s) failed after their retries; their errors are in Ray's error.txt files"
+    if counts.get("time_budget"):
+        return (f"The time budget ran out before any trial reported a usable {metric}; "
+                "give it more time (--time-budget).")
+    return f"No trial reported a usable {metric} (every one failed, diverged or never reported)."
+
+
+def model_io(dataset) -> dict[str, Any] | None:
+    """What rebuilds the experiment's models without its data: their input shape, outputs and task."""
+    if dataset is None:
+        return None
+    return {"task": dataset.task, "input_shape": list(dataset.input_shape), "outputs": dataset.outputs}
+
+
 def summarize(path: str, spec, errored: Iterable[str],
-              test_score: Callable[[Experiment, Trial, str | None], dict[str, float | None]]) -> dict[str, Any]:
+              test_score: Callable[[Experiment, Trial, str | None], dict[str, float | None]],
+              model: dict[str, Any] | None = None) -> dict[str, Any]:
     """Write summary.json and trials.csv under `path` (an invocation has ended); return the summary.
 
-    `test_score(experiment, best trial, its checkpoint folder)` gives the held-out scores to record."""
+    `test_score(experiment, best trial, its checkpoint folder)` gives the held-out scores to record; `model` what
+    rebuilds the experiment's models (model_io)."""
     e = load_experiment(path, ray_states=driver_states(path, errored), use_summary=False)
     rows = [trial_row(e, t) for t in e.trials]
     total, this_run = wall_times(path)
@@ -50,6 +84,7 @@ def summarize(path: str, spec, errored: Iterable[str],
         "warm_start": spec.warm_start.model_dump() if spec.warm_start else None,
         "extends": spec.extends,
         "gpu_packing": spec.gpu_packing.model_dump() if spec.gpu_packing else None,  # gpus_per_trial: auto
+        "model": model,
         # folders of attempts Ray no longer lists (a trial restarted afresh, or created just before a kill)
         "superseded_trial_folders": [f.rsplit("/", 1)[-1] for f in e.orphans],
     }

@@ -1,9 +1,8 @@
-"""`raytune-app tensorboard`: TensorBoard's own server over an experiment folder (or a folder of several)."""
+"""TensorBoard's own server over an experiment folder (or a folder of several), in this process; `raytune-app
+tensorboard` serves it until Ctrl-C."""
 
 from __future__ import annotations
 
-import signal
-import time
 from pathlib import Path
 
 from raytune_app.errors import InputError
@@ -35,21 +34,3 @@ def start(logdir: Path, host: str, port: int, reload_interval: float):
     except program.TensorBoardServerException as exc:  # port in use, host not resolvable, ...
         raise InputError([f"--host/--port: {host}:{port}: {exc.msg}"]) from None
     return board, url
-
-
-def serve(path: str, host: str, port: int, reload_interval: float) -> int:
-    """Serve until Ctrl-C (or SIGTERM); exit code 0."""
-    logdir = check_logdir(path)
-    _, url = start(logdir, host, port, reload_interval)
-    print(f"TensorBoard at {url} serving {logdir}: scalars per trial, every trial in the HParams tab. "
-          f"Ctrl-C to stop.", flush=True)
-    # Ctrl-C stops it even when it was started from a script that ignores SIGINT (a background job of a
-    # non-interactive shell: Python then installs no handler of its own); SIGTERM stops it the same way
-    signal.signal(signal.SIGINT, signal.default_int_handler)
-    signal.signal(signal.SIGTERM, signal.default_int_handler)
-    try:
-        while True:
-            time.sleep(3600)
-    except KeyboardInterrupt:
-        print("TensorBoard stopped.", flush=True)
-    return 0

@@ -1,14 +1,16 @@
-"""The driver: from a validated spec to a finished (or interrupted) experiment and its summary.
+"""The driver: from a validated spec to a finished (or interrupted) experiment, its summary and its Outcome.
 
 Everything that can be checked is checked before Ray starts: the file, the data, the storage path,
 earlier experiments to warm-start from, and whether an existing experiment can really be restored.
+It prints nothing: what a user should see as it happens goes to the `raytune_app` logger, and how the run
+ended comes back as an Outcome, which the API returns and the CLI prints.
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import shlex
-import sys
 import time
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -17,18 +19,33 @@ from pathlib import Path
 from raytune_app import storage
 from raytune_app.errors import InputError
 from raytune_app.spec.load import ExperimentSpec, WarmStartSpec, revalidated
+from raytune_app.spec.user_code import code_name
 
-EXIT_OK, EXIT_FAILED, EXIT_INTERRUPTED = 0, 1, 130
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
 class Connection:
     """Where to run: a running Ray cluster's address (None: start one here) and whether to show its dashboard;
-    and when the command started (`--time-budget` counts from then)."""
+    when the command started (`--time-budget` counts from then); and how much Ray Tune shows while it runs
+    (0: nothing, 1: its progress table)."""
 
     address: str | None = None
     dashboard: bool = False
     started: float = field(default_factory=time.time)
+    verbose: int = 1
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """How one invocation (a tune, resume or extend) ended: `finished`, `interrupted` (the state is saved and a
+    resume continues it) or `failed` (`problem` says why, when a run knows more than its summary); the summary
+    it wrote."""
+
+    path: str
+    status: str
+    summary: dict
+    problem: str | None = None
 
 
 def check_metric(spec: ExperimentSpec, task: str, source: str) -> None:
@@ -49,7 +66,7 @@ def load_data(spec: ExperimentSpec, source: str):
     try:
         dataset = load_dataset(spec.data, sample=spec.data.on_workers)
     except InputError as exc:
-        raise InputError(f"{source}: {p}" for p in exc.problems) from None
+        raise InputError((f"{source}: {p}" for p in exc.problems), file=source) from None
     check_metric(spec, dataset.task, source)
     if spec.user_code:  # (the check imports PyTorch: `validate` of a built-in model stays without it)
         from raytune_app.run.user_checks import check_model
@@ -95,7 +112,8 @@ def data_bytes(spec: ExperimentSpec, prepared: Future) -> int:
 
 def describe(spec: ExperimentSpec) -> str:
     sampled = [n for n, p in spec.params.items() if p.kind != "constant"]
-    what = spec.trainable or f"{spec.model} on {spec.data.loader or Path(spec.data.dataset).name}"
+    what = code_name(spec.trainable) if spec.trainable else (
+        f"{code_name(spec.model)} on {code_name(spec.data.loader) if spec.data.loader else Path(spec.data.dataset).name}")
     workers = spec.resources.workers_per_trial
     return (f"{spec.trial_count} trials x {spec.max_epochs} epochs, {spec.scheduler.name} + {spec.search.name}, "
             + (f"each data-parallel over {workers} workers, " if workers > 1 else "")
@@ -121,70 +139,33 @@ def _test_scores(spec: ExperimentSpec, dataset):
     return lambda experiment, trial, checkpoint: held_out_scores(spec, dataset, trial, checkpoint)
 
 
-def run(tuner, spec: ExperimentSpec, dataset, path: str, conn: Connection) -> int:
-    """Fit, then summary.json, trials.csv and checkpoint retention; the exit code."""
+def run(tuner, spec: ExperimentSpec, dataset, path: str, conn: Connection) -> Outcome:
+    """Fit, then summary.json, trials.csv and checkpoint retention; how it ended."""
+    from raytune_app.ray_compat.experiment_state import mark_errored
+    from raytune_app.ray_compat.settings import tune_output
     from raytune_app.results.retention import prune
-    from raytune_app.results.summary import summarize
+    from raytune_app.results.summary import model_io, run_status, summarize
     from raytune_app.results.wall_time import record_end
     from raytune_app.run.interrupts import graceful_interrupts
-    from raytune_app.ray_compat.experiment_state import mark_errored
     from raytune_app.run.staging import space_out_start
     from raytune_app.run.tracking import record_outcome
-    from raytune_app.tuner.build import trial_id_of
     from raytune_app.run.user_checks import missing_metric_problem
+    from raytune_app.tuner.build import trial_id_of
 
     space_out_start(spec.name)  # Ray stages same-named runs started in one second in one folder (staging.py)
-    with graceful_interrupts() as stopped:
+    with graceful_interrupts() as stopped, tune_output(conn.verbose):
         results = tuner.fit()
     missing = missing_metric_problem(spec, results)
     errored = [trial_id_of(r) for r in results if r.error is not None]
     mark_errored(path, errored)  # so that `resume --restart-errored` starts them over (see there)
-    summary = summarize(path, spec, errored, _test_scores(spec, dataset))
+    shapes = None if spec.data.on_workers else model_io(dataset)  # (the driver holds only a sample of such data)
+    summary = summarize(path, spec, errored, _test_scores(spec, dataset), shapes)
     if spec.scheduler.name != "pbt":  # PBT hands checkpoints from trial to trial: all of them stay
         prune(path, spec.metric, spec.mode, spec.keep_checkpoints)
     record_end(path)
     record_outcome(spec, path)
-    print_summary(summary)
-    if missing:
-        print(missing, file=sys.stderr, flush=True)
-        return EXIT_FAILED
-    if stopped.is_set():
-        print(f"\nInterrupted; the experiment's state is saved. Resume it with:\n  {resume_hint(path, conn.address)}",
-              flush=True)
-        return EXIT_INTERRUPTED
-    failed = summary["trials_by_status"].get("error", 0)
-    if failed:
-        print(f"\n{failed} trial(s) failed after {spec.max_failures} retries; their errors are in Ray's "
-              f"error.txt files. Retry them from their checkpoints with:\n  {resume_hint(path, conn.address)}\n"
-              f"or start them over with:\n  {resume_hint(path, conn.address)} --restart-errored",
-              file=sys.stderr, flush=True)
-    return EXIT_OK if summary["best"] and not failed else EXIT_FAILED
-
-
-def print_summary(summary: dict) -> None:
-    best = summary["best"]
-    counts = ", ".join(f"{n} {s}" for s, n in summary["trials_by_status"].items())
-    took = f"{summary['wall_time_s']:.1f} s"
-    if abs(summary["wall_time_s"] - summary["this_run_wall_time_s"]) > 0.05:
-        took += f" over all runs ({summary['this_run_wall_time_s']:.1f} s this one)"
-    print(f"\n{summary['num_trials']} trials ({counts}), {summary['total_epochs']} epochs in {took}")
-    if best:
-        test = {k: v for k, v in best.items() if k.startswith("test_")}
-        epoch = f" (epoch {best['epoch']})" if best.get("epoch") is not None else ""
-        print(f"Best trial {best['trial_id']}: {summary['metric']} = {best[summary['metric']]:.4f}{epoch}"
-              + "".join(f", {k} = {v:.4f}" for k, v in test.items() if v is not None))
-        print(f"Best config: {json.dumps(best['config'], sort_keys=True, default=str)}")
-    elif summary["trials_by_status"].get("time_budget"):
-        print(f"The time budget ran out before any trial reported a usable {summary['metric']}; "
-              "give it more time (--time-budget).", file=sys.stderr)
-    else:
-        print(f"No trial reported a usable {summary['metric']} (every one failed, diverged or never reported).",
-              file=sys.stderr)
-    if summary.get("gpu_packing"):
-        packing = summary["gpu_packing"]
-        print(f"GPU packing (gpus_per_trial auto): {packing['gpus_per_trial']:g} GPU per trial; {packing['reason']}")
-    print(f"Results: {summary['path']} (summary.json, trials.csv)")
-    print(f"TensorBoard: tensorboard --logdir {summary['path']} --host 127.0.0.1")
+    status = "failed" if missing else "interrupted" if stopped.is_set() else run_status(summary)
+    return Outcome(path, status, summary, missing)
 
 
 # --------------------------------------------------------------------------------------------- commands
@@ -193,7 +174,7 @@ def print_summary(summary: dict) -> None:
 def _ignored_changes(saved: ExperimentSpec, asked: ExperimentSpec) -> list[str]:
     """What the current file and flags ask that differs from the saved experiment a resume continues."""
     skip = {"source", "warm_start", "extends"}
-    old, new = saved.model_dump(exclude=skip), asked.model_dump(exclude=skip)
+    old, new = saved.model_dump(mode="json", exclude=skip), asked.model_dump(mode="json", exclude=skip)
     return [f"{k} (asked {json.dumps(new[k], default=str)}, saved {json.dumps(old[k], default=str)})"
             for k in old if old[k] != new.get(k)]
 
@@ -205,7 +186,8 @@ def _connect(spec: ExperimentSpec, source: str, conn: Connection, prepared: Futu
 
     connect(conn.address, conn.dashboard, data_bytes=data_bytes(spec, prepared))
     check_storage_shared(spec.storage, source)
-    if spec.user_code:  # before the GPU probe of `auto`, which builds a user's model where it runs
+    if spec.code_files:  # before the GPU probe of `auto`, which builds a user's model where it runs (objects
+        # given from Python travel inside the trials' settings instead)
         from raytune_app.cluster.runtime_env import ship_code
 
         ship_code(spec.code_dir, spec.storage, source)
@@ -216,7 +198,7 @@ def _connect(spec: ExperimentSpec, source: str, conn: Connection, prepared: Futu
     return spec, trial_capacity(*spec.resources.bundle, source)
 
 
-def start(spec: ExperimentSpec, source: str, conn: Connection, warm: list[str], resume: bool) -> int:
+def start(spec: ExperimentSpec, source: str, conn: Connection, warm: list[str], resume: bool) -> Outcome:
     """Check, connect, then run a fresh experiment (or continue an existing one with `resume`)."""
     from raytune_app.spec.names import SPEC_FILE
     from raytune_app.spec.saved import experiment_path, load_saved_spec
@@ -224,18 +206,43 @@ def start(spec: ExperimentSpec, source: str, conn: Connection, warm: list[str], 
     path = experiment_path(spec)
     exists = storage.exists(path)
     if exists and not resume:
-        raise InputError([f"{source}: name: experiment {spec.name!r} already exists at {path}; "
-                          f"continue it with `{resume_hint(path, conn.address)}` or pick another --name"])
+        raise InputError([f"{source}: name: experiment {spec.name!r} already exists at {path}; continue it with "
+                          f"`{resume_hint(path, conn.address)}` (resume=True from Python) or pick another --name"],
+                         file=source)
     if exists and not storage.exists(storage.join(path, SPEC_FILE)):
         raise InputError([f"{source}: name: {path} exists and is not a raytune-app experiment; "
-                          f"pick another --name or --storage"])
+                          f"pick another --name or --storage"], file=source)
     if exists and _state(path) == "restorable":
-        saved = load_saved_spec(path)
+        saved = with_code_objects(load_saved_spec(path), spec)
         ignored = _ignored_changes(saved, spec) + (["--warm-start"] if warm else [])
         if ignored:
-            print(f"{source}: resuming {path} exactly as it was saved; ignored: {'; '.join(ignored)}", flush=True)
+            log.info(f"{source}: resuming {path} exactly as it was saved; ignored: {'; '.join(ignored)}")
         return resume_experiment(path, saved, path, conn, restart_errored=False)
     return _fresh(spec, source, conn, path, warm)
+
+
+def with_code_objects(saved: ExperimentSpec, asked: ExperimentSpec) -> ExperimentSpec:
+    """The saved experiment with the Python objects `asked` gives for what it saved by name (a saved experiment
+    holds a model, loader or training function given as an object only by its name: spec/user_code.py)."""
+    from raytune_app.spec.load import saved_code
+
+    def same(old, new) -> bool:
+        return callable(new) and not callable(old) and old == saved_code(new)
+
+    changes = {key: new for key, old, new in (("model", saved.model, asked.model),
+                                               ("trainable", saved.trainable, asked.trainable)) if same(old, new)}
+    if same(saved.data.loader, asked.data.loader):
+        changes["data"] = {**saved.data.model_dump(), "loader": asked.data.loader}
+    return revalidated(saved, saved.source, **changes) if changes else saved
+
+
+def _check_code_objects(spec: ExperimentSpec, source: str) -> None:
+    """A saved experiment's objects that this process cannot find again stop the command before Ray starts."""
+    from raytune_app.spec.user_code import is_object_marker, resolve
+
+    for key, value in (("model", spec.model), ("trainable", spec.trainable), ("data.loader", spec.data.loader)):
+        if is_object_marker(value):
+            resolve(value, spec.code_dir, f"{source}: {key}")
 
 
 def _check_tracking(spec: ExperimentSpec, source: str) -> None:
@@ -252,11 +259,11 @@ def _state(path: str) -> str:
 
     state = folder_state(path)
     if state == "no_state":
-        raise InputError([no_state_problem(path)])
+        raise InputError([no_state_problem(path)], file=path)
     return state
 
 
-def _fresh(spec: ExperimentSpec, source: str, conn: Connection, path: str, warm: list[str]) -> int:
+def _fresh(spec: ExperimentSpec, source: str, conn: Connection, path: str, warm: list[str]) -> Outcome:
     """A new run of the experiment at `path`; what a start-up that was stopped left there is set aside."""
     from raytune_app.results.wall_time import record_start
     from raytune_app.run.restore import ABANDONED, set_aside_partial_start
@@ -264,7 +271,7 @@ def _fresh(spec: ExperimentSpec, source: str, conn: Connection, path: str, warm:
 
     if warm and spec.search.name != "hyperopt":
         raise InputError([f"{source}: search: a warm start needs `search: hyperopt` "
-                          f"(random and grid search do not learn from earlier trials)"])
+                          f"(random and grid search do not learn from earlier trials)"], file=source)
     history = None
     if warm:
         from raytune_app.tuner.warm_start import load_history
@@ -272,20 +279,21 @@ def _fresh(spec: ExperimentSpec, source: str, conn: Connection, path: str, warm:
         history = load_history(warm, spec.params, spec.metric, source)
         spec = revalidated(spec, source, warm_start=WarmStartSpec(
             sources=list(history.sources), points=len(history.points), skipped=history.skipped))
+    _check_code_objects(spec, source)
     prepared = prepare_while_ray_starts(spec, source)
     problem = storage.check_writable(spec.storage)
     if problem:
-        raise InputError([f"{source}: storage: {problem}"])
+        raise InputError([f"{source}: storage: {problem}"], file=source)
     _check_tracking(spec, source)
     if storage.exists(path):
         moved = set_aside_partial_start(path)
         if moved:
-            print(f"{path}: its first run was stopped before Ray saved any state: starting it afresh "
-                  f"({', '.join(moved)} set aside in {storage.join(path, ABANDONED)})", flush=True)
-    print(f"{spec.name}: {describe(spec)}", flush=True)
+            log.info(f"{path}: its first run was stopped before Ray saved any state: starting it afresh "
+                     f"({', '.join(moved)} set aside in {storage.join(path, ABANDONED)})")
+    log.info(f"{spec.name}: {describe(spec)}")
     if history is not None:
-        print(f"warm start: {len(history.points)} earlier trial(s) from {len(warm)} experiment(s)"
-              f"{f', {history.skipped} outside the new space skipped' if history.skipped else ''}", flush=True)
+        log.info(f"warm start: {len(history.points)} earlier trial(s) from {len(warm)} experiment(s)"
+                 f"{f', {history.skipped} outside the new space skipped' if history.skipped else ''}")
     spec, capacity = _connect(spec, source, conn, prepared)
     dataset = prepared.result()
     from raytune_app.tuner.build import build_tuner
@@ -295,16 +303,19 @@ def _fresh(spec: ExperimentSpec, source: str, conn: Connection, path: str, warm:
     # synchronous HyperBand pauses trials until their bracket is full: a searcher limited to what fits at
     # once would then wait for them for ever (seen as a spinning driver); Ray's placement limits them anyway
     default_concurrency = spec.trial_count if spec.scheduler.name == "hyperband" else capacity
-    tuner = build_tuner(spec, dataset, spec.max_concurrent or default_concurrency, history, started=conn.started)
+    tuner = build_tuner(spec, dataset, spec.max_concurrent or default_concurrency, history, started=conn.started,
+                        verbose=conn.verbose)
     return run(tuner, spec, dataset, path, conn)
 
 
-def resume_experiment(path: str, spec: ExperimentSpec, source: str, conn: Connection, restart_errored: bool) -> int:
+def resume_experiment(path: str, spec: ExperimentSpec, source: str, conn: Connection,
+                      restart_errored: bool) -> Outcome:
     """Continue the experiment at `path` as it was saved (from scratch if Ray saved nothing of it yet)."""
     from raytune_app.results.wall_time import record_start
 
     if _state(path) == "new":
         return _fresh(spec, source, conn, path, spec.warm_start.sources if spec.warm_start else [])
+    _check_code_objects(spec, source)
     _check_tracking(spec, source)
     prepared = prepare_while_ray_starts(spec, source)
     _connect(spec, source, conn, prepared)  # a saved spec holds numbers: `auto` was resolved before it was saved
@@ -315,7 +326,7 @@ def resume_experiment(path: str, spec: ExperimentSpec, source: str, conn: Connec
     return run(restore_tuner(path, spec, dataset, restart_errored), spec, dataset, path, conn)
 
 
-def extend(path: str, shown_as: str, num_samples: int, name: str | None, conn: Connection) -> int:
+def extend(path: str, shown_as: str, num_samples: int, name: str | None, conn: Connection) -> Outcome:
     """N more trials for a finished experiment: a new experiment beside it, warm-started from it. The name
     goes through the file's check. The experiment's `points_to_evaluate` ran in it already and are in the
     warm start's history: the new trials do not run them again."""

@@ -15,6 +15,7 @@ so one file runs on a laptop and on a GPU cluster alike. A GPU that PyTorch cann
 from __future__ import annotations
 
 import itertools
+import logging
 import math
 from numbers import Real
 from typing import Any, Mapping
@@ -23,6 +24,7 @@ from raytune_app.errors import InputError
 from raytune_app.spec.load import ExperimentSpec, GpuPackingSpec, revalidated
 from raytune_app.spec.space import Param
 
+log = logging.getLogger(__name__)
 HEADROOM = 1.25  # on each trial's measured peak: allocator fragmentation, cuDNN workspaces, other batch shapes
 DEVICE_SHARE = 0.9  # of each GPU's memory that trials may fill; the rest stays free
 MAX_CONFIGS = 64  # configs the probe measures at most
@@ -153,6 +155,6 @@ def pack_trials(spec: ExperimentSpec, data, source: str) -> ExperimentSpec:
                    f"{len(configs)} config(s) probed, one training step on one batch) on a {found['device']} of "
                    f"{found['total'] / GIB:.1f} GiB: {trials} trial(s) per GPU, each with {HEADROOM - 1:.0%} "
                    f"headroom in {DEVICE_SHARE:.0%} of the GPU")
-    print(f"gpus_per_trial auto: {packing.reason}; gpus_per_trial = {packing.gpus_per_trial:g}", flush=True)
+    log.info(f"gpus_per_trial auto: {packing.reason}; gpus_per_trial = {packing.gpus_per_trial:g}")
     resources = {**spec.resources.model_dump(), "gpus_per_trial": packing.gpus_per_trial}
     return revalidated(spec, source, resources=resources, gpu_packing=packing)

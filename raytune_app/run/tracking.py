@@ -8,7 +8,7 @@ summary.json and whether it is the best trial, and uploads the best trial's chec
 
 from __future__ import annotations
 
-import sys
+import logging
 import urllib.parse
 import urllib.request
 from typing import Any
@@ -17,6 +17,7 @@ from raytune_app import storage
 from raytune_app.errors import InputError
 from raytune_app.spec.load import ExperimentSpec
 
+log = logging.getLogger(__name__)
 STATUS_TAG = "raytune_app.status"
 BEST_TAG = "raytune_app.best"
 CHECKPOINT_TAG = "raytune_app.best_checkpoint"  # which checkpoint the artifact holds
@@ -63,7 +64,7 @@ def record_outcome(spec: ExperimentSpec, path: str) -> None:
     try:
         _record(spec.tracking.mlflow, spec.name, path)
     except Exception as exc:  # MLflow raises many kinds (HTTP, REST, file store): none should fail the run
-        print(f"MLflow: could not record the outcome at {spec.tracking.mlflow}: {exc}", file=sys.stderr, flush=True)
+        log.warning(f"MLflow: could not record the outcome at {spec.tracking.mlflow}: {exc}")
 
 
 def _record(uri: str, name: str, path: str) -> None:
@@ -93,7 +94,7 @@ def _record(uri: str, name: str, path: str) -> None:
     if checkpoint is None or best.trial_id not in runs:
         return
     if storage.is_uri(checkpoint):
-        print(f"MLflow: the best checkpoint {checkpoint} is not uploaded (only local ones are)", file=sys.stderr)
+        log.warning(f"MLflow: the best checkpoint {checkpoint} is not uploaded (only local ones are)")
         return
     run = runs[best.trial_id]
     folder = checkpoint.rstrip("/").rsplit("/", 1)[-1]

@@ -7,7 +7,7 @@ from typing import Any, Iterable
 
 from raytune_app.errors import InputError
 from raytune_app.spec.metrics import finite
-from raytune_app.spec.user_code import BUILTIN_MODELS, describe_exception
+from raytune_app.spec.user_code import BUILTIN_MODELS, code_name, describe_exception
 from raytune_app.trial.user_trainable import MISSING_METRIC
 
 
@@ -27,7 +27,7 @@ def missing_metric_problem(spec, results: Iterable[Any]) -> str | None:
     for result in results:
         reported = (result.metrics or {}).get(MISSING_METRIC)
         if reported:
-            return (f"{spec.source}: trainable: the first report of {spec.trainable} has no {spec.metric!r} (the "
+            return (f"{spec.source}: trainable: the first report of {code_name(spec.trainable)} has no {spec.metric!r} (the "
                     f"experiment's metric); it reported: {reported}. Report it with "
                     f"tune.report({{{spec.metric!r}: ...}}) or set `metric` to one of those")
     return None

@@ -7,12 +7,15 @@ them all together as an InputError, before anything starts Ray.
 from __future__ import annotations
 
 import math
+import os
 import re
 from pathlib import Path
-from typing import Any, Literal, Mapping
+from typing import Annotated, Any, Callable, Literal, Mapping, Union
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (BaseModel, ConfigDict, Field, PlainSerializer, ValidationError, field_validator,
+                      model_validator)
+from pydantic.json_schema import SkipJsonSchema
 
 from raytune_app.data import datasets as data_mod
 from raytune_app.errors import InputError, did_you_mean
@@ -23,10 +26,21 @@ from raytune_app.spec.options import (FLAT_ONLY, HYPERBAND_HANG, HYPERBANDS, LEA
                                       SAMPLER_OPTIONS, SCHEDULER_OPTIONS, SEARCHER_OPTIONS, pbt_mutations,
                                       scheduler_kwargs)
 from raytune_app.spec.space import Param, parse_space
-from raytune_app.spec.user_code import BUILTIN_MODELS, is_reference
+from raytune_app.spec.user_code import BUILTIN_MODELS, is_reference, is_user_code, object_marker
 
 INTERNAL_FIELDS = ("source", "warm_start", "extends", "code_dir", "gpu_packing")  # set by the CLI, never read from a file
 SEED_MAX = 2**32 - 1  # seeds of NumPy, and so of scikit-learn's splits, HyperOpt and Optuna: 0 .. 2**32 - 1
+
+
+def saved_code(value: Any) -> Any:
+    """A user's code as a saved experiment (JSON) holds it: a reference as written, an object by its name."""
+    return object_marker(value) if callable(value) else value
+
+
+# `model`, `trainable` and `data.loader`: a reference (FILE.py:NAME) in a file; from Python also the object itself,
+# which stays an object in the spec and is saved by its name (spec/user_code.py)
+Code = Annotated[Union[str, SkipJsonSchema[Callable[..., Any]]], PlainSerializer(saved_code, when_used="json")]
+_CODE = "FILE.py:NAME or package.module:NAME (from Python: the object itself)"
 
 
 class _Strict(BaseModel):
@@ -95,8 +109,8 @@ class DataSpec(_Strict):
     class_sep: float = Field(1.0, gt=0, description="synthetic only: how far apart the classes lie "
                                                     "(scikit-learn's make_classification)")
     # the user's loader: `data/load.py:load`, called with `args`; in the driver, or in each trial
-    loader: str | None = Field(None, description="Your data loader, FILE.py:NAME or package.module:NAME: returns "
-                                                 "(train, val[, test]) or a mapping of them; instead of dataset")
+    loader: Code | None = Field(None, description="Your data loader, FILE.py:NAME or package.module:NAME: returns "
+                                                  "(train, val[, test]) or a mapping of them; instead of dataset")
     args: dict[str, Any] = Field({}, description="Keyword arguments for loader")
     on_workers: bool = Field(False, description="Call loader in each trial, where it runs, instead of once in "
                                                 "the driver")
@@ -110,8 +124,8 @@ class DataSpec(_Strict):
 
     @model_validator(mode="after")
     def _loader(self):
-        if self.loader is not None and not is_reference(self.loader):
-            raise ValueError(f"loader must be FILE.py:NAME or package.module:NAME, got {self.loader!r}")
+        if self.loader is not None and not is_user_code(self.loader):
+            raise ValueError(f"loader must be {_CODE}, got {self.loader!r}")
         if not self.loader and (self.args or self.on_workers):
             raise ValueError("args and on_workers are for a loader: add `loader: FILE.py:NAME`")
         return self
@@ -203,10 +217,10 @@ class ExperimentSpec(_Strict):
     max_failures: int = Field(2, ge=-1, strict=True, description="Retries of a failed trial, from its latest "
                                                                  "checkpoint (-1: no limit)")
     data: DataSpec = Field(DataSpec(), description="What the built-in training loop trains on")
-    model: str = Field("mlp", description="mlp, cnn (image-shaped data such as digits), or your model as "
-                                          "FILE.py:NAME or package.module:NAME")
-    trainable: str | None = Field(None, description="Your Ray Tune function trainable, FILE.py:NAME or "
-                                                    "package.module:NAME; model and data are then not used")
+    model: Code = Field("mlp", description="mlp, cnn (image-shaped data such as digits), or your model as "
+                                           "FILE.py:NAME or package.module:NAME")
+    trainable: Code | None = Field(None, description="Your Ray Tune function trainable, FILE.py:NAME or "
+                                                     "package.module:NAME; model and data are then not used")
     scheduler: SchedulerSpec = Field(SchedulerSpec(), description="Ray Tune's trial scheduler: a name, or a "
                                                                   "mapping of name and the options of Ray's class")
     search: SearchSpec = Field(SearchSpec(), description="Ray Tune's searcher: a name, or a mapping of name and "
@@ -232,23 +246,29 @@ class ExperimentSpec(_Strict):
 
     @field_validator("model")
     @classmethod
-    def _model(cls, v: str) -> str:
-        if v not in BUILTIN_MODELS and not is_reference(v):
-            raise ValueError(f"must be mlp, cnn, or your model as FILE.py:NAME or package.module:NAME, got {v!r}"
-                             f"{did_you_mean(v, BUILTIN_MODELS)}")
+    def _model(cls, v: Any) -> Any:
+        if v not in BUILTIN_MODELS and not is_user_code(v):
+            raise ValueError(f"must be mlp, cnn, or your model as {_CODE}, got {v!r}"
+                             f"{did_you_mean(v, BUILTIN_MODELS) if isinstance(v, str) else ''}")
         return v
 
     @field_validator("trainable")
     @classmethod
-    def _trainable(cls, v: str | None) -> str | None:
-        if v is not None and not is_reference(v):
-            raise ValueError(f"must be your training function as FILE.py:NAME or package.module:NAME, got {v!r}")
+    def _trainable(cls, v: Any) -> Any:
+        if v is not None and not is_user_code(v):
+            raise ValueError(f"must be your training function as {_CODE}, got {v!r}")
         return v
 
     @property
     def user_code(self) -> bool:
         """Whether the experiment runs the user's own code (model, loader or training function)."""
-        return bool(self.trainable or self.data.loader or is_reference(self.model))
+        return bool(self.trainable or self.data.loader or is_user_code(self.model))
+
+    @property
+    def code_files(self) -> bool:
+        """Whether that code is named by references to files or modules, found from the code folder (which then
+        ships to the nodes); objects given from Python travel inside the trials' settings instead."""
+        return any(is_reference(v) for v in (self.model, self.trainable, self.data.loader))
     gpu_packing: GpuPackingSpec | None = None  # set when gpus_per_trial: auto was resolved, not in files
 
     @field_validator("name")
@@ -496,7 +516,7 @@ def revalidated(spec: ExperimentSpec, source: str, **changes: Any) -> Experiment
     try:
         return ExperimentSpec.model_validate({**spec.model_dump(), **changes})
     except ValidationError as exc:
-        raise InputError(f"{source}: {k}: {m}" for k, m in _pydantic_problems(exc)) from None
+        raise InputError((f"{source}: {k}: {m}" for k, m in _pydantic_problems(exc)), file=source) from None
 
 
 def _with_data_path(spec: ExperimentSpec, base: Path) -> ExperimentSpec:
@@ -510,28 +530,66 @@ def _with_data_path(spec: ExperimentSpec, base: Path) -> ExperimentSpec:
     return revalidated(spec, str(spec.source), data={**spec.data.model_dump(), "dataset": str(found.resolve())})
 
 
-def load_spec(path: str | Path, overrides: Mapping[str, Any] | None = None) -> ExperimentSpec:
-    """Read, override and validate an experiment file; raises InputError with every problem."""
-    path = Path(path)
-    raw = apply_overrides(read_yaml(path), overrides or {})
-    raw.setdefault("name", path.stem.replace("_", "-"))
+# the overrides `raytune_app.tune()` takes by name, as the CLI's flags do: name -> the key of the experiment they set
+OVERRIDES = {
+    "scheduler": "scheduler", "search": "search", "cpus_per_trial": "resources.cpus_per_trial",
+    "gpus_per_trial": "resources.gpus_per_trial", "workers_per_trial": "resources.workers_per_trial",
+    "cpus_per_worker": "resources.cpus_per_worker", "gpus_per_worker": "resources.gpus_per_worker",
+    "max_concurrent": "max_concurrent", "num_samples": "num_samples", "max_epochs": "max_epochs",
+    "time_budget": "time_budget_s", "max_failures": "max_failures", "seed": "seed", "storage": "storage",
+    "name": "name", "mlflow": "tracking.mlflow",
+}
+DICT_SOURCE = "experiment"  # how problems name an experiment given as a dict (or an object) rather than a file
+
+
+def override_keys(overrides: Mapping[str, Any], source: str) -> dict[str, Any]:
+    """Overrides by name (`cpus_per_trial=2`) as keys of the experiment (`resources.cpus_per_trial`);
+    InputError naming an unknown one."""
+    unknown = [k for k in overrides if k not in OVERRIDES]
+    if unknown:
+        raise InputError([f"{source}: {k}: not an override; one of {', '.join(OVERRIDES)}"
+                          f"{did_you_mean(k, OVERRIDES)}" for k in unknown])
+    return {OVERRIDES[k]: os.fspath(v) if isinstance(v, os.PathLike) else v for k, v in overrides.items()}
+
+
+def _raw_source(source: Any) -> tuple[dict[str, Any], str, Path, str]:
+    """(its keys, how problems name it, the folder its relative paths start from, its default name) of an
+    experiment file's path, a dict of the same keys, or a validated spec."""
+    if isinstance(source, ExperimentSpec):
+        raw = source.model_dump(exclude=set(INTERNAL_FIELDS) | {"source"}, exclude_defaults=True)
+        file = Path(source.source) if source.source not in ("", DICT_SOURCE) else None
+        return raw, source.source or DICT_SOURCE, file.parent if file else Path.cwd(), source.name
+    if isinstance(source, Mapping):
+        return dict(source), DICT_SOURCE, Path.cwd(), DICT_SOURCE
+    path = Path(source)
+    return read_yaml(path), str(path), path.parent, path.stem.replace("_", "-")
+
+
+def load_spec(source: Any, overrides: Mapping[str, Any] | None = None) -> ExperimentSpec:
+    """Read, override and validate an experiment: a file's path, a dict of the file's keys (the user's code may
+    be the objects themselves), or a spec; `overrides` are keys of the experiment (`resources.cpus_per_trial`).
+    Raises InputError with every problem, each line naming the file (or `experiment`) and the key."""
+    raw, label, base, default_name = _raw_source(source)
+    raw = apply_overrides(raw, overrides or {})
+    raw.setdefault("name", default_name)
     scheduler = _named(raw.get("scheduler"))
     if isinstance(scheduler, dict) and scheduler.get("name") in ("pbt", "hb_bohb") and "search" not in raw:
         # PBT explores by itself (Ray refuses it with a searcher); HyperBandForBOHB works only with TuneBOHB
         raw["search"] = {"pbt": "random", "hb_bohb": "bohb"}[scheduler["name"]]
     for key in INTERNAL_FIELDS:
         raw.pop(key, None)
-    raw["source"] = str(path)
+    raw["source"] = label
     try:
         spec = ExperimentSpec.model_validate(raw)
     except ValidationError as exc:
         problems = _pydantic_problems(exc)
         _, space_problems = parse_space(raw.get("space"))
-        raise InputError(f"{path}: {k}: {m}" for k, m in _with_non_finite(problems + space_problems, raw)) from None
-    spec = _with_data_path(spec, path.parent)
-    if spec.user_code:
-        code_dir = str(path.parent.resolve())
-        spec = revalidated(spec, str(path), code_dir=code_dir, data={**spec.data.model_dump(), "code_dir": code_dir})
+        raise InputError((f"{label}: {k}: {m}" for k, m in _with_non_finite(problems + space_problems, raw)),
+                         file=label) from None
+    spec = _with_data_path(spec, base)
+    if spec.code_files:
+        code_dir = str(base.resolve())
+        spec = revalidated(spec, label, code_dir=code_dir, data={**spec.data.model_dump(), "code_dir": code_dir})
     params, problems = parse_space(spec.space)
     problems += (_space_problems(spec, params) + _cross_problems(spec) + _scheduler_problems(spec)
                  + _written_problems(raw) + _resource_problems(spec))
@@ -541,5 +599,5 @@ def load_spec(path: str | Path, overrides: Mapping[str, Any] | None = None) -> E
 
         problems += user_code_problems(spec, params)
     if problems:
-        raise InputError(f"{path}: {k}: {m}" for k, m in problems)
+        raise InputError((f"{label}: {k}: {m}" for k, m in problems), file=label)
     return spec

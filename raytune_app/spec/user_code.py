@@ -1,8 +1,12 @@
-"""The user's own code, named in the experiment file as `FILE.py:NAME` or `package.module:NAME`.
+"""The user's own code: named in the experiment file as `FILE.py:NAME` or `package.module:NAME`, or given from
+Python as the object itself (a class or function, even one defined in a notebook or in `__main__`).
 
 Files are imported as modules of the experiment file's folder (the "code folder": `models/net.py` is module
 `models.net`, so the user's files import each other as they would beside a script), on the driver and, through
-the same function, on every worker. Free of PyTorch and Ray: the driver checks the code before Ray starts.
+the same function, on every worker. Objects travel to the workers inside the trial's settings, pickled by value
+(cluster/runtime_env.py). A saved experiment cannot hold an object: it names it `<object module.qualname>`,
+which an import finds again unless it lived in `__main__`. Free of PyTorch and Ray: the driver checks the code
+before Ray starts.
 """
 
 from __future__ import annotations
@@ -10,6 +14,7 @@ from __future__ import annotations
 import importlib
 import inspect
 import os
+import re
 import sys
 import traceback
 from pathlib import Path
@@ -24,9 +29,55 @@ LOOP_PARAMS = ("lr", "batch_size", "optimizer", "weight_decay", "momentum", "nes
 MODEL_EXTRAS = ("input_shape", "num_outputs")
 
 
-def is_reference(value: str | None) -> bool:
+def is_reference(value: Any) -> bool:
     """Whether a `model`/`trainable`/`loader` value names user code (`FILE.py:NAME`, `package.module:NAME`)."""
-    return bool(value) and ":" in str(value)
+    return isinstance(value, str) and ":" in value
+
+
+OBJECT_MARKER = re.compile(r"<object ([A-Za-z_][\w.<>]*)>")  # a Python object, as a saved experiment names it
+
+
+def object_marker(obj: Any) -> str:
+    """How a saved experiment names an object given in place of a reference: `<object module.qualname>`."""
+    return f"<object {getattr(obj, '__module__', '?')}.{getattr(obj, '__qualname__', type(obj).__name__)}>"
+
+
+def is_object_marker(value: Any) -> bool:
+    return isinstance(value, str) and OBJECT_MARKER.fullmatch(value) is not None
+
+
+def is_user_code(value: Any) -> bool:
+    """A `model`/`trainable`/`loader` value that is the user's code: a reference, an object, or a saved object's name."""
+    return callable(value) or is_reference(value) or is_object_marker(value)
+
+
+def code_name(value: Any) -> str:
+    """A user's code as messages name it: `FILE.py:NAME`, or `module.qualname` of an object."""
+    if callable(value):
+        value = object_marker(value)
+    match = OBJECT_MARKER.fullmatch(value) if isinstance(value, str) else None
+    return match.group(1) if match else str(value)
+
+
+def _saved_object(marker: str) -> Any:
+    """The object a saved experiment names, imported again; ValueError when it cannot be (it lived in `__main__`,
+    a notebook, a function's body, or a module this process cannot import)."""
+    parts = code_name(marker).split(".")
+    for i in range(len(parts) - 1, 0, -1):  # the longest prefix that is a module
+        module = ".".join(parts[:i])
+        if module == "__main__":
+            break
+        try:
+            obj: Any = importlib.import_module(module)
+        except ImportError:
+            continue
+        for part in parts[i:]:
+            obj = getattr(obj, part, None)
+        if callable(obj):
+            return obj
+        break
+    raise ValueError(f"{code_name(marker)} was a Python object given to raytune_app.tune(), which this process "
+                     "cannot import: pass it again from Python")
 
 
 def _split(ref: str) -> tuple[str, str]:
@@ -60,9 +111,14 @@ def make_importable(code_dir: str | Path) -> None:
         sys.path.insert(0, folder)
 
 
-def import_user(ref: str, code_dir: str | Path, on_path: bool = True) -> Any:
-    """The object `ref` names, imported from the code folder; raises what the import raises.
-    `on_path=False`: the folder is importable already (Ray's runtime env put its copy on the worker's path)."""
+def import_user(ref: Any, code_dir: str | Path, on_path: bool = True) -> Any:
+    """The object `ref` names, imported from the code folder (the object itself when `ref` is one); raises what
+    the import raises. `on_path=False`: the folder is importable already (Ray's runtime env put its copy on the
+    worker's path)."""
+    if callable(ref):
+        return ref
+    if is_object_marker(ref):
+        return _saved_object(ref)
     module, name = _split(ref)
     module_name, _ = _module_name(module, Path(code_dir))
     if on_path:
@@ -103,6 +159,13 @@ def _python_files(folder: Path, depth: int = 3) -> list[str]:
 def resolve(ref: str, code_dir: str | Path, key: str) -> Any:
     """`import_user`, with every failure as InputError(`key: message`): a missing file, module or name, an
     exception while importing (file, line and exception), something that is not callable."""
+    if callable(ref):
+        return ref
+    if is_object_marker(ref):
+        try:
+            return _saved_object(ref)
+        except ValueError as exc:
+            raise InputError([f"{key}: {exc}"]) from None
     code_dir = Path(code_dir)
     try:
         module, name = _split(ref)
@@ -199,25 +262,25 @@ def user_code_problems(spec, params: Mapping[str, Any]) -> list[tuple[str, str]]
     imported or called, and hyperparameters nothing takes. Each problem is (key, message)."""
     problems: list[tuple[str, str]] = []
 
-    def load(ref: str, key: str):
+    def load(ref: Any, key: str):
         try:
             return resolve(ref, spec.code_dir, key)
         except InputError as exc:
             problems.extend(tuple(p.split(": ", 1)) for p in exc.problems)  # type: ignore[misc]
             return None
 
-    if is_reference(spec.model) and not spec.trainable:
+    if is_user_code(spec.model) and not spec.trainable:
         factory = load(spec.model, "model")
         if factory is not None:
-            problems += model_problems(factory, spec.model, _space_keys(params))
+            problems += model_problems(factory, code_name(spec.model), _space_keys(params))
     if spec.trainable:
         fn = load(spec.trainable, "trainable")
-        problem = fn and call_problem(fn, spec.trainable, ({},))
+        problem = fn and call_problem(fn, code_name(spec.trainable), ({},))
         if problem:
             problems.append(("trainable", f"{problem} (Ray Tune calls it with the trial's config only)"))
     if spec.data.loader:
         fn = load(spec.data.loader, "data.loader")
-        problem = fn and call_problem(fn, spec.data.loader, (), spec.data.args)
+        problem = fn and call_problem(fn, code_name(spec.data.loader), (), spec.data.args)
         if problem:
             problems.append(("data.args", problem))
     return problems

@@ -13,7 +13,7 @@ import torch
 from torch import nn
 
 from raytune_app.spec.hyperparams import Hyperparams, chosen
-from raytune_app.spec.user_code import BUILTIN_MODELS, import_user, model_kwargs
+from raytune_app.spec.user_code import BUILTIN_MODELS, code_name, import_user, model_kwargs
 from raytune_app.trial.models import build_model
 
 
@@ -29,8 +29,9 @@ def code_shipped() -> bool:
     return context.get_actor_id() is not None and bool(context.runtime_env.get("working_dir"))
 
 
-def import_here(ref: str, code_dir: str) -> Any:
-    """The user's object `ref`, imported where this process runs (driver, or a worker with or without a copy)."""
+def import_here(ref: Any, code_dir: str) -> Any:
+    """The user's object `ref` names, imported where this process runs (driver, or a worker with or without a
+    copy of the code folder); the object itself when it is one (given from Python)."""
     return import_user(ref, code_dir, on_path=not code_shipped())
 
 
@@ -42,7 +43,7 @@ def build_trial_model(kind: str, code_dir: str, config: Mapping[str, Any], input
     factory = import_here(kind, code_dir)
     model = factory(**model_kwargs(factory, chosen(config), input_shape, outputs))
     if not isinstance(model, nn.Module):
-        raise TypeError(f"{kind} returned a {type(model).__name__}, not a torch.nn.Module")
+        raise TypeError(f"{code_name(kind)} returned a {type(model).__name__}, not a torch.nn.Module")
     return model
 
 
@@ -70,18 +71,18 @@ def check_forward(spec, data, describe_error) -> str | None:
     try:
         model = build_trial_model(spec.model, spec.code_dir, config, data.input_shape, data.outputs)
     except Exception as exc:
-        return f"building {spec.model} with {chosen(config)} fails: {describe_error(exc)}"
+        return f"building {code_name(spec.model)} with {chosen(config)} fails: {describe_error(exc)}"
     X = torch.from_numpy(data.X_train[:2])
     try:
         model.eval()
         with torch.no_grad():
             out = model(X)
     except Exception as exc:
-        return f"{spec.model} fails on 2 samples of the data (input shape {tuple(X.shape)}): {describe_error(exc)}"
+        return f"{code_name(spec.model)} fails on 2 samples of the data (input shape {tuple(X.shape)}): {describe_error(exc)}"
     want = (2, data.outputs)
     shape = tuple(out.shape) if isinstance(out, torch.Tensor) else None
     if shape != want:
         what = f"{data.outputs} classes" if data.task == "classification" else "a regression target"
-        return (f"{spec.model} returns {f'shape {shape}' if shape else type(out).__name__} on input shape "
+        return (f"{code_name(spec.model)} returns {f'shape {shape}' if shape else type(out).__name__} on input shape "
                 f"{tuple(X.shape)}; the loss needs {want} ({what}): use num_outputs")
     return None

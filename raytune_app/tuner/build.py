@@ -59,8 +59,9 @@ def trial_id_of(result) -> str:
 
 
 def build_tuner(spec: ExperimentSpec, dataset: Dataset, max_concurrent: int, history=None, *,
-                started: float) -> tune.Tuner:
-    """A fresh Tuner for the experiment, writing under STORAGE/NAME; `--time-budget` counts from `started`."""
+                started: float, verbose: int = 1) -> tune.Tuner:
+    """A fresh Tuner for the experiment, writing under STORAGE/NAME; `--time-budget` counts from `started`;
+    `verbose` is Ray Tune's (0: silent, 1: its progress table, or its Jupyter reporter in a notebook)."""
     _configure_tune()
     search_alg, param_space = build_search(spec, max_concurrent, history)
     return tune.Tuner(
@@ -77,12 +78,13 @@ def build_tuner(spec: ExperimentSpec, dataset: Dataset, max_concurrent: int, his
             name=spec.name, storage_path=storage.resolve(spec.storage),
             failure_config=tune.FailureConfig(max_failures=spec.max_failures),
             checkpoint_config=_checkpoint_config(spec),
-            callbacks=_callbacks(spec, dataset), stop=stopper_for(spec), verbose=1),
+            callbacks=_callbacks(spec, dataset), stop=stopper_for(spec), verbose=verbose),
     )
 
 
 def restore_tuner(path: str, spec: ExperimentSpec, dataset: Dataset, restart_errored: bool) -> tune.Tuner:
-    """The experiment at `path`, restored by Ray: finished trials stay, the rest continue."""
+    """The experiment at `path`, restored by Ray: finished trials stay, the rest continue (with the RunConfig it
+    was saved with: Ray's restore takes no other)."""
     _configure_tune()
     return tune.Tuner.restore(
         path, trainable=trainable_for(spec, dataset), resume_unfinished=True,

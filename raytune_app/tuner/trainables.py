@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from ray import tune
 
+from raytune_app.cluster.runtime_env import send_by_value
 from raytune_app.data.datasets import Dataset
 from raytune_app.spec.load import ExperimentSpec
 from raytune_app.spec.options import FROM_LATEST_CHECKPOINT
@@ -22,6 +23,7 @@ def trainable_for(spec: ExperimentSpec, dataset: Dataset | None):
     """The function trainable with its data in the object store and its resources attached (or the
     user's own function trainable, wrapped; or a data-parallel trial that starts a TorchTrainer)."""
     resources = spec.resources
+    send_by_value(spec.model, spec.trainable, spec.data.loader)
     if spec.trainable:
         from raytune_app.trial.user_trainable import UserTrainable, run_user_trainable
 

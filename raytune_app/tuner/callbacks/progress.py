@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import logging
 import math
-import sys
 
 from ray.tune import Callback
 
 from raytune_app.results.reader import flat_result
 from raytune_app.results.status import classify, progress
+
+log = logging.getLogger(__name__)
 
 
 class TrialProgress(Callback):
@@ -28,8 +30,8 @@ class TrialProgress(Callback):
             self._best = value if self._best is None else better(self._best, value)
         shown = f"{value:.4f}" if isinstance(value, (int, float)) else "-"
         best = f"{self._best:.4f}" if self._best is not None else "-"
-        print(f"[{self._done}/{self._total}] trial {trial.trial_id}: {self._metric} {shown} after "
-              f"{progress(result)} epochs ({how}); best so far {best}", file=sys.stdout, flush=True)
+        log.info(f"[{self._done}/{self._total}] trial {trial.trial_id}: {self._metric} {shown} after "
+                 f"{progress(result)} epochs ({how}); best so far {best}")
 
     def on_trial_complete(self, iteration: int, trials: list, trial, **info) -> None:
         self._line(trial, classify(trial.last_result, "TERMINATED", self._max_epochs).replace("_", " "))
