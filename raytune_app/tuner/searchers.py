@@ -27,8 +27,8 @@ CLASSES = {"hyperopt": ("ray.tune.search.hyperopt", "HyperOptSearch"),
            "grid": ("ray.tune.search", "BasicVariantGenerator")}
 
 
-# the searchers whose next config is worked out ahead, off Tune's scheduling thread (suggest_ahead.py): their TPE
-# takes longer the more trials they were told. BOHB's goes with HyperBandForBOHB, which pauses its trials.
+# the searchers whose next config is worked out while Tune ends the trial before, off its scheduling thread
+# (suggest_ahead.py): their TPE takes longer the more trials they were told. BOHB's goes with HyperBandForBOHB, which pauses its trials.
 ASKED_AHEAD = ("hyperopt", "optuna")
 
 
@@ -73,7 +73,7 @@ def build_search(spec, max_concurrent: int, history=None) -> tuple[Any, dict[str
     if spec.search.name in ASKED_AHEAD:
         from raytune_app.tuner.suggest_ahead import SuggestAhead
 
-        searcher = SuggestAhead(searcher)
+        searcher = SuggestAhead(searcher, total=spec.trial_count)
     searcher = ConcurrencyLimiter(searcher, max_concurrent=max_concurrent)
     # HyperOpt holds the whole space itself; Optuna and BOHB take Ray's domains from the Tuner
     return searcher, {} if spec.search.name == "hyperopt" else to_param_space(spec.params)

@@ -1,13 +1,20 @@
-"""The searcher asked ahead: the next trial's config is ready before a slot frees, so a freed worker starts training
-at once.
+"""The searcher asked ahead: the next trial's config is worked out while Tune ends the trial that freed its slot,
+so the freed worker waits less for it.
 
 Ray Tune asks its searcher for a config when a trial slot frees, on the thread that schedules every trial. HyperOpt's
 and Optuna's TPE take time that grows with the trials told (tens of milliseconds after a few hundred on two
 cores), while the freed worker, and every other trial's next result, wait. `SuggestAhead` wraps such a searcher
-(inside Ray's ConcurrencyLimiter, which still bounds the trials at once): each config it hands out was worked out
-on a thread of its own after the previous one was handed out, with the results told by then. Every call into the
-wrapped searcher happens on that thread, in the order Tune made them, so the searcher never sees two at once;
-the results and completions go there without waiting.
+(inside Ray's ConcurrencyLimiter, which still bounds the trials at once): when a trial completes, the searcher is
+told so and asked for the next config at once, on a thread of its own, while Tune saves, stops and logs the trial;
+Tune's next `suggest` takes that config. Every call into the wrapped searcher happens on that thread, in the order
+Tune made them, so the searcher never sees two at once; the results and completions go there without waiting.
+
+The searcher is asked in the same order as without the wrapper (a completion, then the suggestion for the slot it
+freed), so with one trial at a time a seed gives the same configs as before. (Working the next config out as soon
+as the previous one was handed out would hide the whole suggestion, but TPE would then never know the latest
+trial's result: a different, less informed search.) With several trials at once, a second completion that comes
+between a completion and Tune's next suggestion is told after that suggestion instead of before: the order of
+completions there already depends on timing.
 
 Ray's public Searcher API only. Tune saves the wrapper's state (`get_state`) and then the wrapped searcher's
 (`save_to_dir`), both from its own thread: `get_state` first lets the thread finish what it was asked, and the
@@ -24,13 +31,16 @@ from ray.tune.search import Searcher
 
 
 class SuggestAhead(Searcher):
-    """`searcher`'s next suggestion worked out ahead, on a thread of its own."""
+    """`searcher`'s next suggestion worked out ahead, on a thread of its own, for at most `total` trials (None:
+    no limit): no config is worked out for a slot that Tune will not fill."""
 
-    def __init__(self, searcher: Searcher) -> None:
+    def __init__(self, searcher: Searcher, total: int | None = None) -> None:
         self.searcher = searcher  # the name Tune's SearchGenerator follows to save each wrapper, then the base
         super().__init__(metric=searcher.metric, mode=searcher.mode)
         self._ids: dict[str, str] = {}  # Tune's trial id -> the wrapped searcher's (wrapped_id)
         self._count = 0
+        self._handed = 0  # configs handed to Tune
+        self.total = total
         self._ahead: tuple[str, Future] | None = None  # (its id, the future suggestion)
         self._pool: ThreadPoolExecutor | None = None
         self._last: Future | None = None  # the latest call handed to the thread
@@ -65,18 +75,20 @@ class SuggestAhead(Searcher):
         self._metric, self._mode = self.searcher.metric, self.searcher.mode
         return done
 
+    def _work_out_next(self) -> None:
+        own = self._next_id()
+        self._ahead = own, self._call(self.searcher.suggest, own)
+
     def suggest(self, trial_id: str) -> dict | None:
-        if self._ahead is None:  # the first call: nothing worked out yet
-            own = self._next_id()
-            self._ahead = own, self._call(self.searcher.suggest, own)
+        if self._ahead is None:  # no trial completed since the last one (the run's first slots)
+            self._work_out_next()
         own, future = self._ahead
-        suggestion = future.result()  # at once, unless the slot freed before the thread was done
+        suggestion = future.result()  # at once, unless Tune asked before the thread was done
         self._ahead = None
         if suggestion is None or suggestion == Searcher.FINISHED:
             return suggestion  # asked again next time, for a new trial id
         self._ids[trial_id] = own
-        after = self._next_id()
-        self._ahead = after, self._call(self.searcher.suggest, after)
+        self._handed += 1
         return suggestion
 
     def on_trial_result(self, trial_id: str, result: dict) -> None:
@@ -84,6 +96,8 @@ class SuggestAhead(Searcher):
 
     def on_trial_complete(self, trial_id: str, result: dict | None = None, error: bool = False) -> None:
         self._call(self.searcher.on_trial_complete, self.wrapped_id(trial_id), result=result, error=error)
+        if self._ahead is None and (self.total is None or self._handed < self.total):
+            self._work_out_next()  # for the slot this trial frees, while Tune ends it
 
     def add_evaluated_point(self, parameters: dict, value: float, error: bool = False, pruned: bool = False,
                             intermediate_values: list[float] | None = None) -> None:
@@ -93,14 +107,14 @@ class SuggestAhead(Searcher):
         return False  # Ray's ConcurrencyLimiter around this wrapper bounds the trials at once
 
     def get_state(self) -> dict:
-        """The id map and the suggestion worked out ahead (Tune saves the wrapped searcher next: the thread
-        is idle until the next call)."""
+        """The id map, the count handed out and the suggestion worked out ahead (Tune saves the wrapped
+        searcher next: the thread is idle until the next call)."""
         self.settle()
-        return {"ids": dict(self._ids), "count": self._count,
+        return {"ids": dict(self._ids), "count": self._count, "handed": self._handed,
                 "ahead": None if self._ahead is None else (self._ahead[0], self._ahead[1].result())}
 
     def set_state(self, state: dict) -> None:
-        self._ids, self._count = dict(state["ids"]), state["count"]
+        self._ids, self._count, self._handed = dict(state["ids"]), state["count"], state["handed"]
         self._ahead = None
         if state["ahead"] is not None:
             own, suggestion = state["ahead"]
