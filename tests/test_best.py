@@ -167,3 +167,35 @@ def test_folders_rays_record_does_not_list_are_superseded_attempts(tmp_path):
     exp = make_experiment(tmp_path, {"new": rows([0.5], tag=2), "old": rows([0.9], tag=1)})
     e = load_experiment(exp, ray_states=ended("new"))
     assert [t.trial_id for t in e.trials] == ["new"] and e.orphans == [str(exp / "trial_old")]
+
+
+@pytest.mark.parametrize("seed", range(8))
+def test_the_picks_checkpoint_is_never_lost_however_stale_the_trials_bound(tmp_path, seed):
+    """Three trials report in turn; each epoch's trial knows the driver's best as of any earlier moment (an
+    answer still on its way: an older, lower bound), and saves by the built-in loop's rule. Values repeat, so
+    ties within and across trials happen. The pick's score and its checkpoint then come from one epoch."""
+    import random
+
+    from raytune_app.results.summary import checkpoint_path
+    from raytune_app.trial.checkpoint import CheckpointRule
+
+    rng = random.Random(seed)
+    rule = CheckpointRule("val_accuracy", "max", every=5)
+    values = {t: [rng.choice([0.5, 0.6, 0.7, 0.8]) for _ in range(rng.randint(1, 7))] for t in ("a", "b", "c")}
+    order = [t for t in values for _ in values[t]]
+    rng.shuffle(order)
+    seen: list[float] = []  # the driver's results, as they came
+    saved: dict[str, set[int]] = {t: set() for t in values}
+    for trial in order:
+        epoch = len([v for t, v in seen if t == trial]) + 1
+        value = values[trial][epoch - 1]
+        known = [v for _, v in seen[:rng.randint(0, len(seen))]]  # the bound as of some earlier moment
+        if rule.due(epoch, {"val_accuracy": value}, max(known) if known else None):
+            saved[trial].add(epoch)
+        seen.append((trial, value))
+    exp = make_experiment(tmp_path, {t: rows(v, checkpointed=saved[t], tag=i)
+                                     for i, (t, v) in enumerate(values.items(), 1)})
+    e = load_experiment(exp, ray_states=ended(*values))
+    assert not e.checkpointed_only
+    assert e.best_value(e.best_trial) == max(max(v) for v in values.values())
+    assert checkpoint_path(e, e.best_trial) is not None, (values, saved)

@@ -28,6 +28,9 @@ class BestSoFar:
     def get(self) -> float | None:
         return self.value
 
+    def reset(self) -> None:
+        self.value = None
+
 
 class DriversBest:
     """A trial's view of the driver's best: asked for at an epoch's start (`ask`), read at its end (`known`).

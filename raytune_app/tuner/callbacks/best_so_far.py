@@ -3,6 +3,7 @@ be the experiment's pick saves no checkpoint."""
 
 from __future__ import annotations
 
+import ray
 from ray import tune
 
 from raytune_app.spec.metrics import finite, sign
@@ -20,7 +21,13 @@ class ShareBestSoFar(tune.Callback):
         self._actor = None
 
     def setup(self, **info) -> None:
-        self._actor = BestSoFar.options(name=ACTOR_NAME, get_if_exists=True).remote()
+        try:  # left by a run before this one in the same driver (raytune_app.tune() twice): its best is not ours
+            leftover = ray.get_actor(ACTOR_NAME)
+        except ValueError:
+            self._actor = BestSoFar.options(name=ACTOR_NAME).remote()
+        else:  # (a trial asks it only after this: a value too high would lose the pick's checkpoint)
+            ray.get(leftover.reset.remote())
+            self._actor = leftover
 
     def on_trial_result(self, iteration, trials, trial, result, **info) -> None:
         value = result.get(self.metric)
