@@ -5,7 +5,9 @@ driver memory, and the trainer's throughput against a bare PyTorch loop.
 
 (a) per-trial overhead: many trials of one tiny epoch each, amortised seconds per trial;
 (b) utilisation: a FIFO run of fixed-length trials, sum of trial training time / (wall x cores);
-(c) time from the command to the first trial's first result, with a fresh Ray and joining a running one;
+(c) time from the command to the first trial's first result, with a fresh Ray and joining a running one
+    (`cluster-local up`: the fast path for repeated runs), and Ray's floor: a bare `ray.init` plus one Tune trial
+    of a tiny function, from its process's start;
 (d) the driver's resident memory at trial 100 and at the last trial;
 (e) the trainer's samples per second against a bare PyTorch loop (same model, batch size, threads);
 (f) `ray.init` alone, fresh: with Ray's defaults, with the dashboard off, and as a local run starts it now;
@@ -148,6 +150,31 @@ ray.init(**json.loads(sys.argv[1]))
 print(time.perf_counter() - started)
 ray.shutdown()
 """
+
+
+FLOOR = """import time
+started = time.time()
+import os, sys
+import ray
+from ray import tune
+
+def tiny(config):
+    tune.report({"x": 1, "at": time.time()})
+
+ray.init(address="local", include_dashboard=False)  # a fresh Ray, as the command starts one
+result = tune.Tuner(tiny, run_config=tune.RunConfig(storage_path=sys.argv[1], verbose=0)).fit()[0]
+print(result.metrics["at"] - started)
+ray.shutdown()
+"""
+
+
+def floor(tmp: Path, repeats: int = 3) -> dict:
+    """(c): the floor that Ray sets on the first result: a fresh process that imports Ray, starts it and runs one
+    Tune trial of a tiny function, seconds from the process's start to that trial's report (medians of
+    `repeats`; compare with first_result_s_fresh_ray, which also imports PyTorch and trains an epoch)."""
+    times = [float(subprocess.run([sys.executable, "-c", FLOOR, str(tmp / f"floor-{i}")], check=True,
+                                  capture_output=True, text=True).stdout.split()[-1]) for i in range(repeats)]
+    return {"first_result_s_floor_bare_ray_tune": statistics.median(times)}
 
 
 def ray_init(repeats: int = 3) -> dict:
@@ -303,7 +330,7 @@ def timelines(tmp: Path, args: argparse.Namespace) -> dict:
 
 PARTS: dict[str, Callable[[Path, argparse.Namespace], dict]] = {
     "trials": lambda tmp, args: many_tiny_trials(tmp, args.trials),
-    "startup": lambda tmp, args: {**first_result(tmp), **ray_init()},
+    "startup": lambda tmp, args: {**first_result(tmp), **floor(tmp), **ray_init()},
     "utilisation": lambda tmp, args: utilisation(tmp),
     "throughput": lambda tmp, args: throughput(),
     "timeline": timelines,
