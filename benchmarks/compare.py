@@ -321,7 +321,10 @@ def syne_tune_run(task: Task, seed: int, budgets: list[float], workdir: Path) ->
     wall = time.time() - started
     import pandas as pd
 
-    df = pd.read_csv(Path(tuner.tuner_path) / "results.csv.zip")
+    try:
+        df = pd.read_csv(Path(tuner.tuner_path) / "results.csv.zip")
+    except pd.errors.EmptyDataError:  # no trial reported by the budget (a busy machine, a tiny budget)
+        df = pd.DataFrame(columns=["st_worker_timestamp", METRIC, "trial_id", "epoch"])
     df["s"] = df["st_worker_timestamp"] - started
     points = list(zip(df["s"], df[METRIC]))
     spec, data = _setup(str(task.file))
