@@ -25,6 +25,11 @@ def poor_trials_pid(exp, at_least: int):
     return None
 
 
+def attempts(rows: list[dict]) -> list[int]:
+    """The indices of a trial's rows where a new worker process took over (a retry)."""
+    return [i for i in range(1, len(rows)) if rows[i]["pid"] != rows[i - 1]["pid"]]
+
+
 @pytest.fixture(scope="module")
 def good_then_poor(ray_address, tmp_path_factory):
     """A good config, then a poor one, one at a time (epochs of about a second: time for the trials to learn the
@@ -48,7 +53,7 @@ def test_epochs_that_cannot_be_the_pick_save_no_checkpoint(good_then_poor):
     assert max(r["val_accuracy"] for r in poor) < max(r["val_accuracy"] for r in good)
     saved = [r["epoch"] for r in poor if r.get("checkpoint_dir_name")]
     # the first epoch of each attempt may save one (the driver's best not known yet), then the resume points only
-    firsts = {0} | {i for i in range(1, len(poor)) if poor[i]["epoch"] <= poor[i - 1]["epoch"]}
+    firsts = {0, *attempts(poor)}
     later = {r["epoch"] for i, r in enumerate(poor) if r.get("checkpoint_dir_name") and i not in firsts}
     assert later <= {2, 4, 6}, saved
     kept = {p.name for p in (exp / f"trial_{poor_id}").glob("checkpoint_*")}
@@ -60,7 +65,7 @@ def test_a_retried_trial_loses_at_most_checkpoint_every_minus_one_epochs(good_th
     """Its worker was killed: it continues from its latest checkpoint, however poor its epochs."""
     _, _, (_, poor) = good_then_poor
     epochs = [r["epoch"] for r in poor]
-    (retry,) = [i for i in range(1, len(epochs)) if epochs[i] <= epochs[i - 1]]
+    (retry,) = attempts(poor)
     assert epochs[retry] > 1, epochs  # not from scratch
     assert epochs[retry - 1] - (epochs[retry] - 1) <= EVERY - 1, epochs
     assert epochs[-1] == 6
