@@ -11,13 +11,16 @@ driver memory, and the trainer's throughput against a bare PyTorch loop.
 (d) the driver's resident memory at trial 100 and at the last trial;
 (e) the trainer's samples per second against a bare PyTorch loop (same model, batch size, threads);
 (f) `ray.init` alone, fresh: with Ray's defaults, with the dashboard off, and as a local run starts it now;
-(g) the trials' timeline on the search benchmark's MLP task (its ASHA + HyperOpt; `--timeline-trials`, 32 and
+(h) the trials' timeline on the search benchmark's MLP task (its ASHA + HyperOpt; `--timeline-trials`, 32 and
     1,000 by default): the gap between a trial's epochs (its checkpoint, `tune.report` and the wait for the
     driver), the time between trials on one worker (from the last result of one trial to the first epoch's
     start of the next: the driver's decision, the next config, the actor's reset, the new model) and
     utilisation while tuning. `--checkout DIR` runs another checkout's raytune_app alongside this one's, its runs
     interleaved with this one's (a "before" against this "after" on the same machine in one run); `--raw FILE`
-    appends each run's figures as a JSON line (the docs' tables are generated from benchmarks/results).
+    appends each run's figures as a JSON line (the docs' tables are generated from benchmarks/results);
+(g) `--only cadence`: utilisation, wall time and how old the saved experiment state is (what a killed driver
+    resumes from) under each experiment-state snapshot period (TUNE_GLOBAL_CHECKPOINT_S, --periods), on (b)'s
+    job and on --trials one-epoch trials.
 """
 
 from __future__ import annotations
@@ -191,12 +194,17 @@ def ray_init(repeats: int = 3) -> dict:
             for key, kwargs in variants.items()}
 
 
+def utilisation_job(tmp: Path, name: str = "util", epochs: int = 10) -> Path:
+    """(b)'s experiment: FIFO, fixed-length trials, four per core."""
+    return experiment(tmp, name, num_samples=4 * (os.cpu_count() or 1), max_epochs=epochs,
+                      data={"dataset": "synthetic", "n_samples": 12000, "n_features": 64},
+                      space={"lr": 0.005, "batch_size": 16, "hidden_size": 256, "seed": {"int": [0, 1000]}})
+
+
 def utilisation(tmp: Path) -> dict:
     """(b): FIFO, fixed-length trials that fill every core."""
     slots = os.cpu_count() or 1
-    file = experiment(tmp, "util", num_samples=4 * slots, max_epochs=10,
-                      data={"dataset": "synthetic", "n_samples": 12000, "n_features": 64},
-                      space={"lr": 0.005, "batch_size": 16, "hidden_size": 256, "seed": {"int": [0, 1000]}})
+    file = utilisation_job(tmp)
     started = time.time()
     subprocess.run([sys.executable, "-m", "raytune_app", "tune", str(file), "--storage", str(tmp / "runs")],
                    check=True, capture_output=True)
@@ -206,6 +214,81 @@ def utilisation(tmp: Path) -> dict:
     tuning = max(r["timestamp"] for r in res) - min(r["timestamp"] - r["time_total_s"] for r in res)
     return {"utilisation_whole_command": busy / (wall * slots), "utilisation_while_tuning": busy / (tuning * slots),
             "trial_seconds": busy, "wall_s": wall}
+
+
+def snapshot_run(file: Path, storage: Path, period: str, address: str | None = None) -> dict:
+    """One run under TUNE_GLOBAL_CHECKPOINT_S=period: its wall time and utilisation, and how old the experiment
+    state on the storage path was at each look while trials ran (what a killed driver resumes from)."""
+    name = yaml.safe_load(file.read_text())["name"]
+    env = {**os.environ, "TUNE_GLOBAL_CHECKPOINT_S": period}
+    storage.mkdir(parents=True)
+    log = storage / "tune.log"
+    started = time.time()
+    proc = subprocess.Popen([sys.executable, "-m", "raytune_app", "tune", str(file), "--storage", str(storage),
+                             *(["--address", address] if address else [])],
+                            stdout=log.open("w"), stderr=subprocess.STDOUT, env=env)
+    ages, saves = [], set()
+    while proc.poll() is None:
+        states = list((storage / name).glob("experiment_state-*.json"))
+        try:
+            newest = max((f.stat().st_mtime for f in states), default=None)
+        except OSError:  # replaced while looked at
+            newest = None
+        if newest is not None:
+            ages.append(time.time() - newest)
+            saves.add(newest)
+        time.sleep(0.1)
+    wall = time.time() - started
+    if proc.returncode:
+        raise SystemExit(f"tune {file} under TUNE_GLOBAL_CHECKPOINT_S={period} failed ({proc.returncode}):\n"
+                         + log.read_text()[-3000:])
+    res = results(storage / name)
+    busy = sum(r["time_total_s"] for r in res)
+    tuning = max(r["timestamp"] for r in res) - min(r["timestamp"] - r["time_total_s"] for r in res)
+    return {"wall_s": wall, "utilisation": busy / (tuning * (os.cpu_count() or 1)),
+            "state_age_median_s": statistics.median(ages) if ages else float("nan"),
+            "state_age_max_s": max(ages, default=float("nan")), "saves_seen": len(saves)}
+
+
+def staging_copy(tmp: Path, trials: int) -> dict:
+    """What each snapshot's copy of the staging folder costs with `trials` trial folders (result.json,
+    progress.csv, params.json and a TensorBoard file each): the call Ray's syncer makes (pyarrow's copy_files,
+    on a thread of the driver), timed here without Ray."""
+    import pyarrow.fs
+
+    source = tmp / f"staging-{trials}"
+    for i in range(trials):
+        folder = source / f"trial_{i:05d}"
+        folder.mkdir(parents=True)
+        (folder / "result.json").write_text(json.dumps({"score": 0.5, "trial_id": f"{i:05d}", "epoch": 1}) + "\n")
+        (folder / "progress.csv").write_text("score,trial_id,epoch\n0.5,0,1\n")
+        (folder / "params.json").write_text('{"x": 0.5}')
+        (folder / "events.out.tfevents.0").write_bytes(bytes(400))
+    cpu, started = time.process_time(), time.time()
+    pyarrow.fs.copy_files(str(source), str(tmp / f"copied-{trials}"), destination_filesystem=pyarrow.fs.LocalFileSystem())
+    return {f"staging_copy_{trials}_trials_wall_s": time.time() - started,
+            f"staging_copy_{trials}_trials_cpu_s": time.process_time() - cpu}
+
+
+def snapshot_cadence(tmp: Path, periods: list[str], trials: int, epochs: int, repeats: int,
+                     address: str | None = None) -> dict:
+    """(g): the experiment-state snapshot period (TUNE_GLOBAL_CHECKPOINT_S) against utilisation and durability,
+    on (b)'s job and on `trials` one-epoch tiny trials (a snapshot writes every trial's state, so its cost grows
+    with the trials). The periods alternate within each round; medians over `repeats` rounds. `address`: a
+    running Ray that each run joins (default: each starts its own)."""
+    jobs = {"util": utilisation_job(tmp, "cadence-util", epochs),
+            "many": experiment(tmp, "cadence-many", num_samples=trials, **TINY)}
+    runs: dict[tuple[str, str], list[dict]] = {}
+    for r in range(repeats):
+        for period in (periods if r % 2 == 0 else periods[::-1]):
+            for job, file in jobs.items():
+                found = snapshot_run(file, tmp / f"cadence-{r}-{period}-{job}", period, address)
+                runs.setdefault((job, period), []).append(found)
+    figures = {**staging_copy(tmp, 1000), **staging_copy(tmp, 10000)}
+    for (job, period), found in runs.items():
+        for key in found[0]:
+            figures[f"cadence_{job}_{period}_{key}"] = statistics.median(f[key] for f in found)
+    return figures
 
 
 def throughput(epochs: int = 5) -> dict:
@@ -257,7 +340,7 @@ def quantile(values: list[float], q: float) -> float:
 
 
 def trial_timeline(rows: list[dict], slots: int) -> dict:
-    """(g) from every result row of a run (Ray's result.json lines: each epoch's `reported_at` and
+    """(h) from every result row of a run (Ray's result.json lines: each epoch's `reported_at` and
     `epoch_time_s`, its trial and worker process, and whether it saved a checkpoint): the gaps between a trial's
     epochs, also apart by whether the epoch before saved a checkpoint, the gaps between trials on one worker, in
     milliseconds, and the trials' training time over the cores while tuning."""
@@ -292,7 +375,7 @@ def all_rows(exp: Path) -> list[dict]:
 
 
 def timeline_run(tmp: Path, checkout: Path, trials: int, seed: int) -> dict:
-    """(g): one run of the MLP task with `trials` trials by the raytune_app of `checkout`."""
+    """(h): one run of the MLP task with `trials` trials by the raytune_app of `checkout`."""
     name = f"timeline-{trials}-{seed}-{len(list(tmp.glob('timeline-*')))}"
     started = time.time()
     subprocess.run([sys.executable, "-m", "raytune_app", "tune", str(MLP_TASK), "--storage", str(tmp),
@@ -303,7 +386,7 @@ def timeline_run(tmp: Path, checkout: Path, trials: int, seed: int) -> dict:
 
 
 def timelines(tmp: Path, args: argparse.Namespace) -> dict:
-    """(g) for each size, seed and checkout, checkouts innermost (so a machine's drift falls on each alike);
+    """(h) for each size, seed and checkout, checkouts innermost (so a machine's drift falls on each alike);
     the medians over seeds, per size and checkout."""
     checkouts = [REPO, *args.checkout]
     runs = []
@@ -333,6 +416,8 @@ PARTS: dict[str, Callable[[Path, argparse.Namespace], dict]] = {
     "startup": lambda tmp, args: {**first_result(tmp), **floor(tmp), **ray_init()},
     "utilisation": lambda tmp, args: utilisation(tmp),
     "throughput": lambda tmp, args: throughput(),
+    "cadence": lambda tmp, args: snapshot_cadence(tmp, args.periods, args.trials, args.cadence_epochs, args.repeats,
+                                                args.address),
     "timeline": timelines,
 }
 
@@ -340,12 +425,18 @@ PARTS: dict[str, Callable[[Path, argparse.Namespace], dict]] = {
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--trials", type=int, default=500)
-    parser.add_argument("--only", nargs="+", choices=PARTS, help="some of the figures: (a, d), (c, f), (b), (e), (g)")
-    parser.add_argument("--timeline-trials", type=int, nargs="+", default=[32, 1000], help="(g): trials per run")
-    parser.add_argument("--repeats", type=int, default=3, help="(g): runs per size and checkout (seeds 0, 1, ...)")
+    parser.add_argument("--only", nargs="+", choices=PARTS,
+                        help="some of the figures: (a, d), (c, f), (b), (e), (g), (h)")
+    parser.add_argument("--timeline-trials", type=int, nargs="+", default=[32, 1000], help="(h): trials per run")
     parser.add_argument("--checkout", type=Path, nargs="*", default=[],
-                        help="(g): other checkouts of raytune-app to run alongside this one (e.g. main's)")
-    parser.add_argument("--raw", type=Path, help="(g): append each run's figures to this file (JSON lines)")
+                        help="(h): other checkouts of raytune-app to run alongside this one (e.g. main's)")
+    parser.add_argument("--raw", type=Path, help="(h): append each run's figures to this file (JSON lines)")
+    parser.add_argument("--periods", nargs="+", default=["2", "10", "60", "auto"],
+                        help="(g): the TUNE_GLOBAL_CHECKPOINT_S values compared")
+    parser.add_argument("--cadence-epochs", type=int, default=10, help="(g): epochs of (b)'s trials")
+    parser.add_argument("--repeats", type=int, default=3,
+                        help="(g): interleaved rounds; (h): runs per size and checkout (seeds 0, 1, ...)")
+    parser.add_argument("--address", help="(g): a running Ray that each run joins (default: each starts one)")
     args = parser.parse_args()
     figures = {}
     with tempfile.TemporaryDirectory() as tmp:

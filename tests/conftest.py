@@ -31,16 +31,24 @@ def free_port() -> int:
 def ray_address():
     """A one-node Ray cluster on 127.0.0.1 shared by the end-to-end tests. It declares one GPU that this
     machine does not have: a trial asking for it must fail loudly rather than train on the CPU."""
-    port = free_port()
-    temp = tempfile.mkdtemp(prefix="rt_", dir="/tmp")  # short: Ray's socket paths have a length limit
-    subprocess.run([RAY, "start", "--head", "--node-ip-address=127.0.0.1", f"--port={port}", "--num-cpus=2",
-                    "--num-gpus=1", "--include-dashboard=false", f"--temp-dir={temp}", "--disable-usage-stats",
-                    f"--ray-client-server-port={free_port()}", f"--dashboard-agent-listen-port={free_port()}",
-                    f"--metrics-export-port={free_port()}"],
-                   env=ENV, check=True, capture_output=True, timeout=120)
-    yield f"127.0.0.1:{port}"
     from raytune_app.cluster.local import kill_node, pids_of
 
+    for _ in range(3):  # a port taken between free_port() and Ray's bind, or a GCS slow to start on a busy box
+        port = free_port()
+        temp = tempfile.mkdtemp(prefix="rt_", dir="/tmp")  # short: Ray's socket paths have a length limit
+        started = subprocess.run(
+            [RAY, "start", "--head", "--node-ip-address=127.0.0.1", f"--port={port}", "--num-cpus=2",
+             "--num-gpus=1", "--include-dashboard=false", f"--temp-dir={temp}", "--disable-usage-stats",
+             f"--ray-client-server-port={free_port()}", f"--dashboard-agent-listen-port={free_port()}",
+             f"--metrics-export-port={free_port()}"],
+            env=ENV, capture_output=True, text=True, timeout=180)
+        if started.returncode == 0:
+            break
+        kill_node(temp, gcs_port=port)
+        shutil.rmtree(temp, ignore_errors=True)
+    else:
+        raise RuntimeError(f"ray start failed 3 times; last output:\n{started.stdout}{started.stderr}")
+    yield f"127.0.0.1:{port}"
     kill_node(temp, gcs_port=port)  # only this cluster: `ray stop` would end every Ray on the machine
     shutil.rmtree(temp, ignore_errors=True)
     time.sleep(0.5)

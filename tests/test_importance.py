@@ -57,3 +57,24 @@ def test_trials_are_compared_at_the_same_epoch(tmp_path):
 def test_too_few_trials_at_any_epoch_give_a_note_not_a_guess(tmp_path):
     found, note = importances(load_experiment(asha_like(tmp_path / "small", 6)))
     assert found == [] and "needs 8 trials with a finite val_accuracy at the same epoch" in note
+
+
+def test_past_sampled_trials_the_importances_rest_on_a_sample_and_say_so(tmp_path, monkeypatch):
+    """An experiment of more trials than SAMPLED (10,000 against 2,000; 40 against 25 here): the importances rest
+    on the same random sample of them every time, the one hyperparameter that decides still first."""
+    from raytune_app.results import importance
+
+    monkeypatch.setattr(importance, "SAMPLED", 25)
+    rng = np.random.default_rng(3)
+    configs = [sample(SPACE, rng) for _ in range(40)]
+
+    def curve(i: int, epoch: int) -> float:
+        return 0.95 - 0.1 * (math.log10(configs[i]["lr"]) + 2.5) ** 2 - 0.3 / epoch
+
+    e = load_experiment(write_folder(tmp_path / "sampled", configs, curve, [5] * 40, ["completed"] * 40,
+                                     max_epochs=5, space=SPACE))
+    (found,), note = importances(e)
+    assert (found.epoch, found.trials, found.reached) == (5, 25, 40)
+    assert next(iter(found.scores)) == "lr", found.scores
+    assert "at epoch 5 it rests on a random sample of 25 of the 40 trials that reached it" in note
+    assert importances(e) == ([found], note)

@@ -219,8 +219,8 @@ def test_no_secret_reaches_the_nodes_and_the_driver_says_what_it_sends(cluster_r
     assert all(s["root"].startswith(str(cluster_root)) for s in copies), seen
     nodes = {Path(s["root"]).parts[len(cluster_root.parts)] for s in copies}
     assert len(nodes) >= 2 and nodes - {"node1"}, nodes  # trials on the other nodes too
-    said = re.search(rf"sending (\d+) files \(([0-9.]+) KiB\) of {re.escape(str(code))} to every node", out.stderr)
-    assert said, out.stderr[-3000:]
+    said = re.search(rf"sending (\d+) files \(([0-9.]+) KiB\) of {re.escape(str(code))} to every node", out.stdout)
+    assert said, out.stdout[-3000:]
     for copy in copies:
         files = copy["files"]
         assert not set(SECRETS) & set(files), (copy["root"], sorted(files))

@@ -7,6 +7,8 @@ The page marks each generated region with the runs it comes from; the text betwe
     <!-- end generated -->
     <!-- generated: levers BASELINE.jsonl LEVERS.jsonl -->   (each lever against raytune-app's default, same seeds)
     <!-- end generated -->
+    <!-- generated: scale benchmarks/results/scale-DATE.jsonl -->   (benchmarks/scale.py --out FILE)
+    <!-- end generated -->
 
 A new round of `compare.py --raw FILE` is shown by naming its file in the marker.
 """
@@ -14,6 +16,7 @@ A new round of `compare.py --raw FILE` is shown by naming its file in the marker
 from __future__ import annotations
 
 import importlib.util
+import json
 import re
 import sys
 from collections.abc import Callable
@@ -26,14 +29,18 @@ REGION = re.compile(r"(<!-- generated: (\w+) ([^>]*?) -->\n)(.*?)(<!-- end gener
 NOTE = "<!-- rewritten by `python -m docs.gen` from the runs named above: edit those, not this table -->\n\n"
 
 
-def _compare():
-    """benchmarks/compare.py, which is a script rather than a package module."""
-    if "compare" not in sys.modules:
-        spec = importlib.util.spec_from_file_location("compare", REPO / "benchmarks" / "compare.py")
+def _script(name: str):
+    """benchmarks/NAME.py, which is a script rather than a package module."""
+    if name not in sys.modules:
+        spec = importlib.util.spec_from_file_location(name, REPO / "benchmarks" / f"{name}.py")
         module = importlib.util.module_from_spec(spec)
-        sys.modules["compare"] = module  # its dataclasses look their module up while they are built
+        sys.modules[name] = module  # its dataclasses look their module up while they are built
         spec.loader.exec_module(module)
-    return sys.modules["compare"]
+    return sys.modules[name]
+
+
+def _compare():
+    return _script("compare")
 
 
 def _by_task(files: list[str]) -> dict[str, dict[str, list]]:
@@ -66,7 +73,14 @@ def lever_tables(files: list[str]) -> str:
                        for task, methods in levers.items())
 
 
-KINDS: dict[str, Callable[[list[str]], str]] = {"compare": compare_tables, "levers": lever_tables}
+def scale_tables(files: list[str]) -> str:
+    """benchmarks/scale.py's tables of the runs its --out kept."""
+    records = [json.loads(line) for f in files for line in (REPO / f).read_text().splitlines() if line.strip()]
+    return _script("scale").tables(records)
+
+
+KINDS: dict[str, Callable[[list[str]], str]] = {"compare": compare_tables, "levers": lever_tables,
+                                                "scale": scale_tables}
 
 
 def render(text: str) -> str:

@@ -9,7 +9,7 @@
 - `TUNE_DISABLE_AUTO_CALLBACK_LOGGERS`, `TUNE_GLOBAL_CHECKPOINT_S` (public: Ray Tune's documented environment
   variables, listed in `ray.tune.constants.TUNE_ENV_VARS`); kept here so every Ray setting has one home. The
   first leaves out Ray's own TBX logger (raytune-app passes Ray's CSV and JSON loggers and a TensorBoard logger
-  of its own); the second saves the experiment state every 2 s (Ray's "auto" waits 10 s or more). No
+  of its own); the second is the period of Ray's experiment-state snapshots (see `snapshot_period`). No
   `RunConfig`/`TuneConfig` argument sets either in Ray 2.60.
 - `RAY_max_grpc_message_size` (private: a system setting of Ray's C++ core, 512 MiB by default), which bounds a
   runtime env package (the experiment's folder shipped to the nodes): the size check refuses a folder over it
@@ -50,10 +50,35 @@ def loopback_cluster_settings() -> dict[str, str]:
     return {"RAY_AUTH_MODE": "disabled", "RAY_USAGE_STATS_ENABLED": "0"}
 
 
-def configure_tune() -> None:
-    """Tune's settings that fresh and restored runs share (a period the user set is kept)."""
+SNAPSHOT_S_PER_TRIAL = 0.01  # snapshot period per trial of the experiment ...
+SNAPSHOT_PERIOD_S = (2.0, 60.0)  # ... within these bounds
+_period_set: str | None = None  # the period this process last set (any other value is the user's)
+
+
+def snapshot_period(trials: int) -> float:
+    """Seconds between experiment-state snapshots for an experiment of `trials` trials.
+
+    Each snapshot writes every trial's state on Ray's scheduling thread, then copies the whole staging folder
+    (every trial's files) to the storage path on a thread of the driver: both grow with the trials, so a fixed
+    period makes the driver's housekeeping grow with the square of them (a copy of 4,000 trials' folders took
+    6-7 s: at a 2 s period the copies ran back to back). A period of 10 ms a trial keeps the cost per trial
+    flat; 2 s at least, so that small runs' live files and state reach the storage path as fast as before;
+    60 s at most, so that a killed driver resumes from state at most a minute old (benchmarks/overhead.py
+    --only cadence measures utilisation and the state's age against the period; docs/performance.md).
+    Ray's "auto" does not help here: it scales with the time to write the state, not to copy the folder.
+    """
+    low, high = SNAPSHOT_PERIOD_S
+    return min(high, max(low, trials * SNAPSHOT_S_PER_TRIAL))
+
+
+def configure_tune(trials: int) -> None:
+    """Tune's settings that fresh and restored runs share, for an experiment of `trials` trials (a snapshot
+    period the user set is kept)."""
+    global _period_set
     os.environ[NO_AUTO_LOGGERS] = "1"
-    os.environ.setdefault(STATE_SAVE_PERIOD_S, "2")
+    if os.environ.get(STATE_SAVE_PERIOD_S) in (None, _period_set):
+        _period_set = f"{snapshot_period(trials):g}"
+        os.environ[STATE_SAVE_PERIOD_S] = _period_set
 
 
 @contextmanager

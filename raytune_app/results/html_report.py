@@ -4,7 +4,9 @@ embedded once: no CDN, works offline).
 From top to bottom: each experiment's headline, the best value so far against wall time (experiments
 together), then per kind of plot the experiments side by side: learning curves, parallel coordinates,
 slice plots and hyperparameter importance (importance.py); last, the ranked table of report.ranked, whose
-rank 1 is the summary's best trial. The plots themselves are built in plots.py.
+rank 1 is the summary's best trial. The plots themselves are built in plots.py; an experiment of more trials
+than a browser can draw one by one is drawn aggregated, as each figure's title says (plots.MAX_DRAWN), and the
+table stops at rank report.SHOWN_ROWS, saying so.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ from typing import Any, Callable
 
 import pandas as pd
 
-from raytune_app.results import plots
+from raytune_app.results import plots, report
 from raytune_app.results.importance import importances
 from raytune_app.results.report import Experiment, _cell, _headline
 
@@ -92,10 +94,17 @@ def render_html(experiments: list[Experiment], table: pd.DataFrame) -> str:
     _side_by_side(page, "Slices", experiments, lambda e: page.figure(
         "slices", e.name, plots.slices(e), "No hyperparameter varied."))
     _side_by_side(page, "Hyperparameter importance", experiments, lambda e: _importance(page, e))
-    page.add("<h2>Ranking</h2>",
-             table.map(_cell).to_html(index=False, border=0, classes="ranking") if len(table) else "<p>No trials.</p>",
-             "</body></html>")
+    page.add("<h2>Ranking</h2>", *_ranking(experiments, table), "</body></html>")
     return "\n".join(page.parts)
+
+
+def _ranking(experiments: list[Experiment], table: pd.DataFrame) -> list[str]:
+    """The ranked table, down to rank report.SHOWN_ROWS (a note says where the rest are)."""
+    if not len(table):
+        return ["<p>No trials.</p>"]
+    shown, every = report.shown_rows(experiments, table)
+    note = [f"<p class='note'>{html.escape(every)}</p>"] if every else []
+    return [*note, shown.map(_cell).to_html(index=False, border=0, classes="ranking")]
 
 
 def write_html(experiments: list[Experiment], table: pd.DataFrame, path: Path) -> None:

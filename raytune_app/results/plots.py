@@ -3,6 +3,12 @@
 Figures are plain dicts rather than plotly's graph objects: a thousand trials make a thousand traces, and
 validating each through graph objects would take seconds. Every point's hover names its trial, and the
 trial's config and value; colours run from dark (worst) to bright (best) whatever the metric's direction.
+
+A browser draws a few hundred lines, and tens of thousands of points as WebGL, but not ten thousand SVG lines
+with a hover box each. So an experiment of more than MAX_DRAWN trials is drawn aggregated, and each figure's
+title says how: its learning curves are the MAX_DRAWN best trials' lines over a band of every trial's values at
+each epoch; its points are drawn with WebGL, their hover boxes naming the trial without its config (the
+ranking has it).
 """
 
 from __future__ import annotations
@@ -25,6 +31,8 @@ END_MARKERS = {"early_stopped": ("x", "stopped early by the scheduler"), "time_b
                "running": ("triangle-right-open", "still running"), "unfinished": ("triangle-right-open", "unfinished")}
 PALETTE = ["#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#17becf", "#8c564b", "#e377c2"]
 SLICE_COLUMNS = 3
+MAX_DRAWN = 200  # trials drawn one by one (a line, a hover box each); more are aggregated
+BAND = (10, 50, 90)  # the percentiles of every trial's value at an epoch that an aggregated figure draws
 
 
 def _num(value: Any) -> str:
@@ -72,6 +80,23 @@ def best_values(e: Experiment) -> dict[str, float | None]:
     return {t.trial_id: e.best_value(t) for t in e.trials}
 
 
+def aggregated(e: Experiment) -> bool:
+    """Whether the experiment has too many trials to draw one by one (see MAX_DRAWN)."""
+    return len(e.trials) > MAX_DRAWN
+
+
+def _points(many: bool) -> str:
+    """The trace type of a figure's points: WebGL when there are too many for SVG."""
+    return "scattergl" if many else "scatter"
+
+
+def _steps(when: tuple, running: list[float]) -> tuple[list, list]:
+    """A best-so-far step line reduced to its steps (where it changes) and its end: the same line."""
+    last = len(running) - 1
+    keep = [i for i in range(len(running)) if i in (0, last) or running[i] != running[i - 1]]
+    return [when[i] for i in keep], [running[i] for i in keep]
+
+
 # --------------------------------------------------------------------------------------------- over time
 
 
@@ -116,12 +141,14 @@ def best_so_far(experiments: list[Experiment]) -> list[tuple[list[str], dict[str
                 running.append(best)
             colour = PALETTE[i % len(PALETTE)]
             shown.append(e.name)
-            traces.append({"type": "scatter", "mode": "markers", "x": when, "y": values, "legendgroup": e.name,
+            line_x, line_y = _steps(when, running)
+            traces.append({"type": _points(aggregated(e)), "mode": "markers", "x": when, "y": values,
+                           "legendgroup": e.name,
                            "name": f"{e.name}: every epoch", "customdata": list(zip(tids, epochs)),
                            "marker": {"size": 5, "color": colour, "opacity": 0.35},
                            "hovertemplate": f"trial %{{customdata[0]}}, epoch %{{customdata[1]}}<br>{metric} %{{y:.4g}}"
                                             f" at %{{x:.1f}} s<extra>{html.escape(e.name)}</extra>"})
-            traces.append({"type": "scatter", "mode": "lines", "x": when, "y": running, "legendgroup": e.name,
+            traces.append({"type": "scatter", "mode": "lines", "x": line_x, "y": line_y, "legendgroup": e.name,
                            "name": f"{e.name}: best so far ({running[-1]:.4g})",
                            "line": {"shape": "hv", "width": 2.5, "color": colour},
                            "hovertemplate": f"best {metric} so far %{{y:.4g}} at %{{x:.1f}} s"
@@ -137,17 +164,49 @@ def best_so_far(experiments: list[Experiment]) -> list[tuple[list[str], dict[str
 # -------------------------------------------------------------------------------------------- per epoch
 
 
+def _band(curves: list[list[tuple[int, float]]], metric: str) -> list[dict[str, Any]]:
+    """Every trial's values at each epoch as BAND's percentiles: shaded between the outer two, a dashed line at
+    the middle one."""
+    import numpy as np
+
+    by_epoch: dict[int, list[float]] = {}
+    for points in curves:
+        for epoch, value in points:
+            by_epoch.setdefault(epoch, []).append(value)
+    epochs = sorted(by_epoch)
+    low, mid, high = ([float(np.percentile(by_epoch[x], q)) for x in epochs] for q in BAND)
+    counts = [len(by_epoch[x]) for x in epochs]
+
+    def line(y: list[float], q: int, **style: Any) -> dict[str, Any]:
+        return {"type": "scatter", "mode": "lines", "x": epochs, "y": y, "customdata": counts, "legendgroup": "band",
+                "hovertemplate": f"epoch %{{x}}: {q}th percentile {metric} %{{y:.4g}} of %{{customdata}} trials"
+                                 f"<extra></extra>", **style}
+
+    return [line(high, BAND[2], line={"width": 0}, showlegend=False),
+            line(low, BAND[0], line={"width": 0}, fill="tonexty", fillcolor="rgba(120,120,120,0.25)",
+                 name=f"every trial: {BAND[0]}th to {BAND[2]}th percentile"),
+            line(mid, BAND[1], line={"width": 1.5, "dash": "dash", "color": "#444"}, name="every trial: median")]
+
+
 def learning_curves(e: Experiment) -> dict[str, Any] | None:
     """The metric per epoch, one line per trial (legend: best first; click to toggle), coloured by its best;
-    trials that did not complete end in a marker saying why."""
+    trials that did not complete end in a marker saying why. With more than MAX_DRAWN trials, the best
+    MAX_DRAWN are drawn over a band of every trial's values at each epoch."""
     best = best_values(e)
     colours = Colours(e, best)
     winner = e.best_trial
-    traces, ends, note = [], {}, None
-    for t in e.ranked():
-        points = [(progress(r), float(r[e.metric])) for r in t.rows if finite(r.get(e.metric))]
-        if not points:
-            continue
+    curves = {t.trial_id: [(progress(r), float(r[e.metric])) for r in t.rows if finite(r.get(e.metric))]
+              for t in e.trials}
+    drawn = [t for t in e.ranked() if curves[t.trial_id]]
+    if not drawn:
+        return None
+    many = aggregated(e)
+    if many:
+        drawn = drawn[:MAX_DRAWN]
+    traces = _band(list(curves.values()), e.metric) if many else []
+    ends, note = {}, None
+    for t in drawn:
+        points = curves[t.trial_id]
         x, y = zip(*points)
         top = winner is not None and t.trial_id == winner.trial_id
         traces.append({"type": "scatter", "mode": "lines+markers" if len(points) == 1 else "lines", "x": x, "y": y,
@@ -159,8 +218,6 @@ def learning_curves(e: Experiment) -> dict[str, Any] | None:
         if top:
             note = {"x": x[-1], "y": y[-1], "text": f"best: {html.escape(t.trial_id)}", "showarrow": True,
                     "ax": -70, "ay": -35 if e.mode == "max" else 35, "bgcolor": "rgba(255,255,255,0.8)"}
-    if not traces:
-        return None
     for status, points in ends.items():
         symbol, label = END_MARKERS[status]
         x, y, tids = zip(*points)
@@ -171,8 +228,11 @@ def learning_curves(e: Experiment) -> dict[str, Any] | None:
     traces.append({"type": "scatter", "mode": "markers", "x": [None], "y": [None], "showlegend": False,
                    "hoverinfo": "skip", "marker": {"color": [colours.low], **colours.bar(
                        orientation="h", x=0.5, xanchor="center", y=-0.18, yanchor="top", len=0.6)}})
+    title = (f"{e.metric} per epoch: the {len(drawn)} best of {len(e.trials):,} trials as lines, over every "
+             f"trial's {BAND[0]}th to {BAND[2]}th percentile and median at each epoch" if many
+             else f"{e.metric} per epoch, a line per trial ({len(e.trials)} trials)")
     return {"data": traces, "layout": {
-        "title": {"text": f"{e.metric} per epoch, a line per trial ({len(e.trials)} trials)"},
+        "title": {"text": title},
         "xaxis": {"title": {"text": "epoch"}, "range": [0.7, e.max_epochs + 0.3]},
         "yaxis": {"title": {"text": e.metric}}, "annotations": [note] if note else [], "height": 560,
         "legend": {"title": {"text": "trials, best first"}}, "hovermode": "closest", "margin": {"b": 110}}}
@@ -237,25 +297,31 @@ def parallel_coordinates(e: Experiment) -> dict[str, Any] | None:
 
 
 def slices(e: Experiment) -> dict[str, Any] | None:
-    """The best value against each hyperparameter, a panel each; dots coloured by how many epochs the trial ran."""
+    """The best value against each hyperparameter, a panel each; dots coloured by how many epochs the trial ran.
+    With more than MAX_DRAWN trials, a dot's hover box names its trial without its config."""
     best = best_values(e)
     trials = [t for t in e.trials if best[t.trial_id] is not None]
     columns = _varying(e, trials)
     if not columns:
         return None
+    many = aggregated(e)
+    hovers = {} if many else {t.trial_id: _hover(e, t, best[t.trial_id]) for t in trials}
     traces, layout = [], {}
     rows = math.ceil(len(columns) / SLICE_COLUMNS)
     for i, (name, (param, values)) in enumerate(columns.items(), start=1):
         shown = [(v, t) for v, t in zip(values, trials) if v is not None]
         categorical = _is_categorical(param, values)
         x = [str(v) if categorical else v for v, _ in shown]
-        traces.append({"type": "scatter", "mode": "markers", "x": x, "y": [best[t.trial_id] for _, t in shown],
+        hover = {"customdata": [t.trial_id for _, t in shown],
+                 "hovertemplate": f"{html.escape(name)} = %{{x}}<br>trial %{{customdata}}: best {e.metric} %{{y:.4g}}"
+                                  f"<extra>{html.escape(e.name)}</extra>"} if many else {
+            "hovertemplate": [f"{html.escape(name)} = %{{x}}<br>{hovers[t.trial_id]}" for _, t in shown]}
+        traces.append({"type": _points(many), "mode": "markers", "x": x, "y": [best[t.trial_id] for _, t in shown],
                        "xaxis": f"x{i}", "yaxis": f"y{i}", "showlegend": False,
-                       "marker": {"size": 7, "opacity": 0.8, "color": [t.epochs for _, t in shown],
-                                  "colorscale": "Viridis", "cmin": 0, "cmax": e.max_epochs, "showscale": i == 1,
-                                  "colorbar": {"title": {"text": "epochs trained"}, "thickness": 12}},
-                       "hovertemplate": [f"{html.escape(name)} = %{{x}}<br>{_hover(e, t, best[t.trial_id])}"
-                                         for _, t in shown]})
+                       "marker": {"size": 5 if many else 7, "opacity": 0.6 if many else 0.8,
+                                  "color": [t.epochs for _, t in shown], "colorscale": "Viridis", "cmin": 0,
+                                  "cmax": e.max_epochs, "showscale": i == 1,
+                                  "colorbar": {"title": {"text": "epochs trained"}, "thickness": 12}}, **hover})
         axis = {"title": {"text": name}}
         if categorical:
             axis |= {"type": "category", "categoryorder": "category ascending"}
@@ -263,7 +329,9 @@ def slices(e: Experiment) -> dict[str, Any] | None:
             axis["type"] = "log"
         layout[f"xaxis{i}"] = axis
         layout[f"yaxis{i}"] = {"title": {"text": f"best {e.metric}"}} if i % SLICE_COLUMNS == 1 else {}
-    layout |= {"title": {"text": f"best {e.metric} against each hyperparameter"},
+    title = f"best {e.metric} against each hyperparameter" + (
+        f" ({len(trials):,} trials: a dot's hover names its trial; the ranking below has its config)" if many else "")
+    layout |= {"title": {"text": title},
                "grid": {"rows": rows, "columns": min(SLICE_COLUMNS, len(columns)), "pattern": "independent",
                         "ygap": 0.45},
                "height": 120 + 280 * rows, "hovermode": "closest"}

@@ -159,6 +159,9 @@ class Experiment:
     trials: list[Trial] = field(default_factory=list)
     status_note: str = ""  # why statuses are 'unknown', when they are
     orphans: list[str] = field(default_factory=list)  # trial folders Ray's record does not list (kept, not shown)
+    # (trial, metric, mode) -> its best epoch: reports ask for each trial's many times
+    _best: dict[tuple[int, str, str], dict | None] = field(default_factory=dict, init=False, repr=False,
+                                                           compare=False)
 
     @property
     def damaged(self) -> dict[str, int]:
@@ -177,10 +180,14 @@ class Experiment:
         return self.mode if metric == self.metric else direction(metric)
 
     def best_epoch(self, trial: Trial, metric: str | None = None, mode: str | None = None) -> dict | None:
-        """The trial's best epoch by the one rule (see best.py)."""
+        """The trial's best epoch by the one rule (see best.py), worked out once (a copy each time)."""
         metric = metric or self.metric
-        return best_rule.best_epoch(trial.rows, metric, mode or self.mode_of(metric),
-                                    checkpointed_only=self.checkpointed_only)
+        mode = mode or self.mode_of(metric)
+        key = (id(trial), metric, mode)
+        if key not in self._best:
+            self._best[key] = best_rule.best_epoch(trial.rows, metric, mode, checkpointed_only=self.checkpointed_only)
+        row = self._best[key]
+        return None if row is None else dict(row)
 
     def best_value(self, trial: Trial, metric: str | None = None, mode: str | None = None) -> float | None:
         row = self.best_epoch(trial, metric, mode)

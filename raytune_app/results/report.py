@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+import shlex
 from typing import Any
 
 import pandas as pd
@@ -13,6 +14,7 @@ from raytune_app.results.reader import Experiment, Trial, load_experiment, load_
 from raytune_app.spec.space import flatten
 
 FORMATS = ("table", "json", "csv", "markdown")
+SHOWN_ROWS = 500  # ranks that the table format and the HTML page show; csv, json and markdown have every trial
 
 
 def trial_row(e: Experiment, t: Trial) -> dict[str, Any]:
@@ -173,5 +175,17 @@ def render(experiments: list[Experiment], table: pd.DataFrame, fmt: str) -> str:
         heads = "\n".join(f"- {_headline(e)}" for e in experiments)
         return f"{heads}\n\n{_markdown(table)}"
     heads = "\n".join(_headline(e) for e in experiments)
+    table, every = shown_rows(experiments, table)
     shown = table.map(_cell) if len(table) else table
-    return f"{heads}\n\n{shown.to_string(index=False)}"
+    return f"{heads}\n\n{shown.to_string(index=False)}" + (f"\n\n{every}" if every else "")
+
+
+def shown_rows(experiments: list[Experiment], table: pd.DataFrame) -> tuple[pd.DataFrame, str]:
+    """The ranking down to rank SHOWN_ROWS (ten thousand rows are of no use to read, and took seconds to lay
+    out), and a line saying where every trial is ('' when none is left out)."""
+    if not len(table) or table["rank"].max() <= SHOWN_ROWS:
+        return table, ""
+    shown = table[table["rank"] <= SHOWN_ROWS]
+    paths = " ".join(shlex.quote(str(e.path)) for e in experiments)
+    return shown, (f"The best {SHOWN_ROWS:,} by rank of {len(table):,} trials; every trial: "
+                   f"raytune-app report {paths} --format csv")

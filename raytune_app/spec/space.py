@@ -9,7 +9,8 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from numbers import Real
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 from raytune_app.errors import did_you_mean
 

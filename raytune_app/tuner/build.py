@@ -21,9 +21,10 @@ from raytune_app.tuner.stoppers import stopper_for
 from raytune_app.tuner.trainables import trainable_for
 
 
-def _configure_tune() -> None:
-    """Ray Tune switches that fresh and restored runs share (ray_compat/settings.py, ray_compat/usage.py)."""
-    configure_tune()
+def _configure_tune(trials: int = 0) -> None:
+    """Ray Tune switches that fresh and restored runs share, for an experiment of `trials` trials
+    (ray_compat/settings.py, ray_compat/usage.py)."""
+    configure_tune(trials)
     skip_unsent_callback_census()
 
 
@@ -62,7 +63,7 @@ def build_tuner(spec: ExperimentSpec, dataset: Dataset, max_concurrent: int, his
                 started: float, verbose: int = 1) -> tune.Tuner:
     """A fresh Tuner for the experiment, writing under STORAGE/NAME; `--time-budget` counts from `started`;
     `verbose` is Ray Tune's (0: silent, 1: its progress table, or its Jupyter reporter in a notebook)."""
-    _configure_tune()
+    _configure_tune(spec.trial_count)
     search_alg, param_space = build_search(spec, max_concurrent, history)
     return tune.Tuner(
         trainable_for(spec, dataset),
@@ -85,7 +86,7 @@ def build_tuner(spec: ExperimentSpec, dataset: Dataset, max_concurrent: int, his
 def restore_tuner(path: str, spec: ExperimentSpec, dataset: Dataset, restart_errored: bool) -> tune.Tuner:
     """The experiment at `path`, restored by Ray: finished trials stay, the rest continue (with the RunConfig it
     was saved with: Ray's restore takes no other)."""
-    _configure_tune()
+    _configure_tune(spec.trial_count)
     return tune.Tuner.restore(
         path, trainable=trainable_for(spec, dataset), resume_unfinished=True,
         resume_errored=not restart_errored, restart_errored=restart_errored)

@@ -1,0 +1,30 @@
+"""benchmarks/scale.py's tables, and their region in docs/performance.md (docs/gen/performance.py), from the
+figures its --out keeps: medians per variant and size, the marginal cost per trial between sizes."""
+
+from __future__ import annotations
+
+import json
+
+from docs.gen import performance
+
+
+def run(variant: str, trials: int, r: int, wall: float) -> dict:
+    return {"part": "once", "variant": variant, "trials": trials, "round": r, "wall_s": wall, "driver_cpu_s": 1.0,
+            "driver_peak_mb": 500.0, "tail_s": 2.0, "trials_reported": trials, "cores": 2, "sleep": 0.0}
+
+
+def test_a_scale_region_shows_medians_and_the_marginal_cost_per_trial(tmp_path):
+    records = [run("raytune-app", 200, 0, 10.0), run("raytune-app", 200, 1, 12.0), run("raytune-app", 200, 2, 99.0),
+               run("raytune-app", 1000, 0, 40.0), run("raytune-app", 1000, 1, 36.0), run("raytune-app", 1000, 2, 38.0),
+               run("bare", 200, 0, 11.0), run("bare", 1000, 0, 35.0),
+               {"part": "reports", "experiment": "synthetic ASHA, 1,000 trials", "command": "report --html",
+                "wall_s": 2.5, "peak_mb": 300.0, "page_mb": 10.2, "cores": 2}]
+    (tmp_path / "scale.jsonl").write_text("".join(json.dumps(r) + "\n" for r in records))
+    page = f"before\n<!-- generated: scale {tmp_path / 'scale.jsonl'} -->\nold\n<!-- end generated -->\nafter\n"
+    text = performance.render(page)
+    assert "old" not in text and text.startswith("before\n") and text.endswith("<!-- end generated -->\nafter\n")
+    # medians 12 s and 38 s: (38 - 12) / 800 trials = 32.5 ms a trial
+    assert "| raytune-app | 1,000 | 38.0 | 32.5 | 1.0 | 500 | 2.0 |" in text
+    assert "| bare | 1,000 | 35.0 | 30.0 |" in text
+    assert "medians of 3 interleaved rounds" in text
+    assert "| synthetic ASHA, 1,000 trials | `report --html` | 2.50 | 300 | 10.2 |" in text
