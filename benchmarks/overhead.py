@@ -5,10 +5,19 @@ driver memory, and the trainer's throughput against a bare PyTorch loop.
 
 (a) per-trial overhead: many trials of one tiny epoch each, amortised seconds per trial;
 (b) utilisation: a FIFO run of fixed-length trials, sum of trial training time / (wall x cores);
-(c) time from the command to the first trial's first result, with a fresh Ray and joining a running one;
+(c) time from the command to the first trial's first result, with a fresh Ray and joining a running one
+    (`cluster-local up`: the fast path for repeated runs), and Ray's floor: a bare `ray.init` plus one Tune trial
+    of a tiny function, from its process's start;
 (d) the driver's resident memory at trial 100 and at the last trial;
 (e) the trainer's samples per second against a bare PyTorch loop (same model, batch size, threads);
 (f) `ray.init` alone, fresh: with Ray's defaults, with the dashboard off, and as a local run starts it now;
+(h) the trials' timeline on the search benchmark's MLP task (its ASHA + HyperOpt; `--timeline-trials`, 32 and
+    1,000 by default): the gap between a trial's epochs (its checkpoint, `tune.report` and the wait for the
+    driver), the time between trials on one worker (from the last result of one trial to the first epoch's
+    start of the next: the driver's decision, the next config, the actor's reset, the new model) and
+    utilisation while tuning. `--checkout DIR` runs another checkout's raytune_app alongside this one's, its runs
+    interleaved with this one's (a "before" against this "after" on the same machine in one run); `--raw FILE`
+    appends each run's figures as a JSON line (the docs' tables are generated from benchmarks/results);
 (g) `--only cadence`: utilisation, wall time and how old the saved experiment state is (what a killed driver
     resumes from) under each experiment-state snapshot period (TUNE_GLOBAL_CHECKPOINT_S, --periods), on (b)'s
     job and on --trials one-epoch trials.
@@ -33,6 +42,7 @@ import yaml
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 os.environ["PYTHONPATH"] = str(REPO)  # the commands below run this checkout's raytune_app, whatever is installed
+MLP_TASK = REPO / "search_spaces" / "mlp_synthetic.yaml"  # compare.py's MLP task
 
 
 def rss_mb(pid: int) -> float:
@@ -143,6 +153,31 @@ ray.init(**json.loads(sys.argv[1]))
 print(time.perf_counter() - started)
 ray.shutdown()
 """
+
+
+FLOOR = """import time
+started = time.time()
+import os, sys
+import ray
+from ray import tune
+
+def tiny(config):
+    tune.report({"x": 1, "at": time.time()})
+
+ray.init(address="local", include_dashboard=False)  # a fresh Ray, as the command starts one
+result = tune.Tuner(tiny, run_config=tune.RunConfig(storage_path=sys.argv[1], verbose=0)).fit()[0]
+print(result.metrics["at"] - started)
+ray.shutdown()
+"""
+
+
+def floor(tmp: Path, repeats: int = 3) -> dict:
+    """(c): the floor that Ray sets on the first result: a fresh process that imports Ray, starts it and runs one
+    Tune trial of a tiny function, seconds from the process's start to that trial's report (medians of
+    `repeats`; compare with first_result_s_fresh_ray, which also imports PyTorch and trains an epoch)."""
+    times = [float(subprocess.run([sys.executable, "-c", FLOOR, str(tmp / f"floor-{i}")], check=True,
+                                  capture_output=True, text=True).stdout.split()[-1]) for i in range(repeats)]
+    return {"first_result_s_floor_bare_ray_tune": statistics.median(times)}
 
 
 def ray_init(repeats: int = 3) -> dict:
@@ -299,13 +334,91 @@ def throughput(epochs: int = 5) -> dict:
             "trainer_vs_bare": rates["raytune_app"] / bare_rate}
 
 
+def quantile(values: list[float], q: float) -> float:
+    return statistics.quantiles(values, n=100, method="inclusive")[round(q * 100) - 1] if len(values) > 1 else \
+        (values[0] if values else float("nan"))
+
+
+def trial_timeline(rows: list[dict], slots: int) -> dict:
+    """(h) from every result row of a run (Ray's result.json lines: each epoch's `reported_at` and
+    `epoch_time_s`, its trial and worker process, and whether it saved a checkpoint): the gaps between a trial's
+    epochs, also apart by whether the epoch before saved a checkpoint, the gaps between trials on one worker, in
+    milliseconds, and the trials' training time over the cores while tuning."""
+    spans = sorted((r["reported_at"] - r["epoch_time_s"], r["reported_at"], r["trial_id"], r["pid"],
+                    bool(r.get("checkpoint_dir_name"))) for r in rows)
+    gaps: dict[str, list[float]] = {"epoch": [], "epoch_after_checkpoint": [], "epoch_no_checkpoint": [], "trial": []}
+    last_of: dict[int, tuple[float, str, bool]] = {}
+    for start, end, trial, pid, saved in spans:  # by start: each worker's epochs in the order it trained them
+        previous = last_of.get(pid)
+        if previous is not None:
+            gap = (start - previous[0]) * 1000
+            if previous[1] != trial:
+                gaps["trial"].append(gap)
+            else:
+                gaps["epoch"].append(gap)
+                gaps["epoch_after_checkpoint" if previous[2] else "epoch_no_checkpoint"].append(gap)
+        last_of[pid] = (end, trial, saved)
+    busy = sum(span[1] - span[0] for span in spans)
+    tuning = max(span[1] for span in spans) - min(span[0] for span in spans)
+    figures = {"epochs": len(spans), "trials": len({s[2] for s in spans}),
+               "checkpointed_epochs": sum(s[4] for s in spans)}
+    for kind, values in gaps.items():
+        figures[f"{kind}_gap_ms_median"] = statistics.median(values) if values else float("nan")
+        figures[f"{kind}_gap_ms_p90"] = quantile(values, 0.9)
+    return figures | {"utilisation_while_tuning": busy / (tuning * slots), "tuning_s": tuning}
+
+
+def all_rows(exp: Path) -> list[dict]:
+    """Every result row of every trial of a finished run."""
+    return [json.loads(line) for f in exp.glob("trial_*/result.json") for line in f.read_text().splitlines()
+            if line.strip()]
+
+
+def timeline_run(tmp: Path, checkout: Path, trials: int, seed: int) -> dict:
+    """(h): one run of the MLP task with `trials` trials by the raytune_app of `checkout`."""
+    name = f"timeline-{trials}-{seed}-{len(list(tmp.glob('timeline-*')))}"
+    started = time.time()
+    subprocess.run([sys.executable, "-m", "raytune_app", "tune", str(MLP_TASK), "--storage", str(tmp),
+                    "--name", name, "--num-samples", str(trials), "--seed", str(seed)],
+                   check=True, capture_output=True, env={**os.environ, "PYTHONPATH": str(checkout)})
+    return {"checkout": str(checkout), "trials_asked": trials, "seed": seed, "wall_s": time.time() - started,
+            **trial_timeline(all_rows(tmp / name), os.cpu_count() or 1)}
+
+
+def timelines(tmp: Path, args: argparse.Namespace) -> dict:
+    """(h) for each size, seed and checkout, checkouts innermost (so a machine's drift falls on each alike);
+    the medians over seeds, per size and checkout."""
+    checkouts = [REPO, *args.checkout]
+    runs = []
+    for trials in args.timeline_trials:
+        for seed in range(args.repeats):
+            for checkout in checkouts:
+                run = timeline_run(tmp, checkout, trials, seed)
+                runs.append(run)
+                print(json.dumps(run), file=sys.stderr, flush=True)
+                if args.raw:
+                    with args.raw.open("a") as f:
+                        f.write(json.dumps(run) + "\n")
+    figures = {}
+    for trials in args.timeline_trials:
+        for i, checkout in enumerate(checkouts):
+            mine = [r for r in runs if r["trials_asked"] == trials and r["checkout"] == str(checkout)]
+            label = "this checkout" if i == 0 else f"checkout {checkout}"
+            for key in ("epoch_gap_ms_median", "epoch_gap_ms_p90", "epoch_after_checkpoint_gap_ms_median",
+                        "epoch_no_checkpoint_gap_ms_median", "trial_gap_ms_median", "trial_gap_ms_p90",
+                        "utilisation_while_tuning", "epochs", "checkpointed_epochs"):
+                figures[f"{trials} trials, {label}: {key}"] = statistics.median(r[key] for r in mine)
+    return figures
+
+
 PARTS: dict[str, Callable[[Path, argparse.Namespace], dict]] = {
     "trials": lambda tmp, args: many_tiny_trials(tmp, args.trials),
-    "startup": lambda tmp, args: {**first_result(tmp), **ray_init()},
+    "startup": lambda tmp, args: {**first_result(tmp), **floor(tmp), **ray_init()},
     "utilisation": lambda tmp, args: utilisation(tmp),
     "throughput": lambda tmp, args: throughput(),
     "cadence": lambda tmp, args: snapshot_cadence(tmp, args.periods, args.trials, args.cadence_epochs, args.repeats,
                                                 args.address),
+    "timeline": timelines,
 }
 
 
@@ -313,11 +426,16 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--trials", type=int, default=500)
     parser.add_argument("--only", nargs="+", choices=PARTS,
-                        help="some of the figures: (a, d), (c, f), (b), (e), (g)")
+                        help="some of the figures: (a, d), (c, f), (b), (e), (g), (h)")
+    parser.add_argument("--timeline-trials", type=int, nargs="+", default=[32, 1000], help="(h): trials per run")
+    parser.add_argument("--checkout", type=Path, nargs="*", default=[],
+                        help="(h): other checkouts of raytune-app to run alongside this one (e.g. main's)")
+    parser.add_argument("--raw", type=Path, help="(h): append each run's figures to this file (JSON lines)")
     parser.add_argument("--periods", nargs="+", default=["2", "10", "60", "auto"],
                         help="(g): the TUNE_GLOBAL_CHECKPOINT_S values compared")
     parser.add_argument("--cadence-epochs", type=int, default=10, help="(g): epochs of (b)'s trials")
-    parser.add_argument("--repeats", type=int, default=3, help="(g): interleaved rounds")
+    parser.add_argument("--repeats", type=int, default=3,
+                        help="(g): interleaved rounds; (h): runs per size and checkout (seeds 0, 1, ...)")
     parser.add_argument("--address", help="(g): a running Ray that each run joins (default: each starts one)")
     args = parser.parse_args()
     figures = {}

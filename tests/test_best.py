@@ -118,6 +118,34 @@ def test_the_best_trial_is_the_first_proposed_among_ties_and_reports_rank_it_fir
     assert e.best_trial.trial_id == "zz"
 
 
+def test_a_trial_is_scored_by_every_epoch_and_the_pick_is_its_checkpointed_best(tmp_path):
+    """As the built-in loop saves them: an epoch at least as good as the best seen before it saves a checkpoint
+    (and a resume point every few epochs); the others do not, yet still score their trial."""
+    exp = make_experiment(tmp_path, {"a": rows([0.6, 0.8, 0.7], checkpointed={1, 2}, tag=1),
+                                     "b": rows([0.5, 0.75, 0.7], checkpointed=set(), tag=2),
+                                     "c": rows([0.4, 0.55, 0.5], checkpointed={3}, tag=3)})
+    e = load_experiment(exp, ray_states=ended("a", "b", "c"))
+    assert not e.checkpointed_only
+    assert [(t.trial_id, e.best_value(t)) for t in e.ranked()] == [("a", 0.8), ("b", 0.75), ("c", 0.55)]
+    from raytune_app.results.report import trial_row
+    from raytune_app.results.summary import checkpoint_path
+
+    assert trial_row(e, e.trials[1])["best_epoch"] == 2 and trial_row(e, e.trials[2])["best_epoch"] == 2
+    assert e.best_trial.trial_id == "a"  # rank 1, and the score shown comes with its model
+    assert checkpoint_path(e, e.best_trial).endswith("trial_a/checkpoint_000001")
+    assert checkpoint_path(e, e.trials[1]) is None  # b's best epoch saved nothing: it has no model to export
+
+
+def test_when_the_best_epoch_of_all_saved_no_checkpoint_only_checkpointed_epochs_count(tmp_path):
+    """A training function of the user's that checkpoints every other epoch: its best report may have none."""
+    exp = make_experiment(tmp_path, {"a": rows([0.6, 0.9, 0.7], checkpointed={1, 3}, tag=1),
+                                     "b": rows([0.5, 0.75, 0.65, 0.8], checkpointed={2, 4}, tag=2)})
+    e = load_experiment(exp, ray_states=ended("a", "b"))
+    assert e.checkpointed_only
+    assert [(t.trial_id, e.best_value(t)) for t in e.ranked()] == [("b", 0.8), ("a", 0.7)]
+    assert e.best_epoch(e.best_trial)["checkpoint_dir_name"] == "checkpoint_000003"
+
+
 def test_without_rays_state_statuses_come_from_the_results_or_are_unknown(tmp_path):
     done = rows([0.5, 0.6]) + []
     done[-1]["done"] = True  # Ray marks the result on which a scheduler stopped a trial
@@ -139,3 +167,35 @@ def test_folders_rays_record_does_not_list_are_superseded_attempts(tmp_path):
     exp = make_experiment(tmp_path, {"new": rows([0.5], tag=2), "old": rows([0.9], tag=1)})
     e = load_experiment(exp, ray_states=ended("new"))
     assert [t.trial_id for t in e.trials] == ["new"] and e.orphans == [str(exp / "trial_old")]
+
+
+@pytest.mark.parametrize("seed", range(8))
+def test_the_picks_checkpoint_is_never_lost_however_stale_the_trials_bound(tmp_path, seed):
+    """Three trials report in turn; each epoch's trial knows the driver's best as of any earlier moment (an
+    answer still on its way: an older, lower bound), and saves by the built-in loop's rule. Values repeat, so
+    ties within and across trials happen. The pick's score and its checkpoint then come from one epoch."""
+    import random
+
+    from raytune_app.results.summary import checkpoint_path
+    from raytune_app.trial.checkpoint import CheckpointRule
+
+    rng = random.Random(seed)
+    rule = CheckpointRule("val_accuracy", "max", every=5)
+    values = {t: [rng.choice([0.5, 0.6, 0.7, 0.8]) for _ in range(rng.randint(1, 7))] for t in ("a", "b", "c")}
+    order = [t for t in values for _ in values[t]]
+    rng.shuffle(order)
+    seen: list[float] = []  # the driver's results, as they came
+    saved: dict[str, set[int]] = {t: set() for t in values}
+    for trial in order:
+        epoch = len([v for t, v in seen if t == trial]) + 1
+        value = values[trial][epoch - 1]
+        known = [v for _, v in seen[:rng.randint(0, len(seen))]]  # the bound as of some earlier moment
+        if rule.due(epoch, {"val_accuracy": value}, max(known) if known else None):
+            saved[trial].add(epoch)
+        seen.append((trial, value))
+    exp = make_experiment(tmp_path, {t: rows(v, checkpointed=saved[t], tag=i)
+                                     for i, (t, v) in enumerate(values.items(), 1)})
+    e = load_experiment(exp, ray_states=ended(*values))
+    assert not e.checkpointed_only
+    assert e.best_value(e.best_trial) == max(max(v) for v in values.values())
+    assert checkpoint_path(e, e.best_trial) is not None, (values, saved)

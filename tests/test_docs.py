@@ -105,10 +105,10 @@ def test_the_benchmark_tables_are_read_off_the_results():
     page = (DOCS / "performance.md").read_text()
     regions = performance.REGION.findall(page)
     assert [kind for _, kind, *_ in regions] == ["compare", "levers"]
-    assert "| 120 | raytune-app (the file's ASHA + HyperOpt) | 0.839 | 0.839 |" in page
+    assert "| 120 | raytune-app (the file's ASHA + HyperOpt) | 0.839 [0.834, 0.840] | 0.839 |" in page
     # a figure typed over a generated one is written back from the runs
-    edited = page.replace("| 120 | raytune-app (the file's ASHA + HyperOpt) | 0.839 |",
-                          "| 120 | raytune-app (the file's ASHA + HyperOpt) | 0.999 |")
+    edited = page.replace("| 120 | raytune-app (the file's ASHA + HyperOpt) | 0.839 [",
+                          "| 120 | raytune-app (the file's ASHA + HyperOpt) | 0.999 [")
     assert edited != page and performance.render(edited) == page
 
 

@@ -185,3 +185,19 @@ def test_mlflow_runs_carry_the_front_rank_and_the_points_objectives(tmp_path):
         "a": ("0", "true", "true"), "b": ("0", "true", "false"), "c": ("0", "true", "false"),
         "d": ("1", "true", "false"), "e": ("infeasible", "false", "false"), "f": ("0", "true", "false")}
     assert client.get_run(runs["a"]).data.metrics == {"point/val_accuracy": 0.95, "point/param_count": 200}
+
+
+def test_under_several_objectives_every_epoch_may_be_a_points_checkpoint():
+    """A trial far from the best primary may still hold a point of the front, whose checkpoint is the trial's own
+    best epoch: the experiment's best so far, which spares one-objective trials their checkpoints, bounds nothing."""
+    from raytune_app.spec.load import load_spec
+    from raytune_app.tuner.trainables import checkpoint_rule
+
+    base = {"data": {"dataset": "digits"}, "model": "mlp", "scheduler": "fifo", "search": "random",
+            "space": {"lr": {"loguniform": [1e-3, 1e-1]}}}
+    one = checkpoint_rule(load_spec(base | {"metric": "val_accuracy", "mode": "max"}))
+    several = checkpoint_rule(load_spec(base | {"objectives": [{"name": "val_accuracy", "mode": "max"},
+                                                               {"name": "param_count", "mode": "min"}]}))
+    behind = {"val_accuracy": 0.5}
+    assert not one.due(1, behind, best_known=0.9)
+    assert several.due(1, behind, best_known=0.9)

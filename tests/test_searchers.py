@@ -24,8 +24,10 @@ def searcher_for(tmp_path, **fields):
 
 
 def optuna_state(search_alg, trial_id):
-    optuna_search = search_alg.searcher  # inside the ConcurrencyLimiter
-    return optuna_search._ot_trials[trial_id].number, optuna_search._ot_study
+    ahead = search_alg.searcher  # inside the ConcurrencyLimiter: Optuna's next config worked out ahead
+    ahead.settle()
+    optuna_search = ahead.searcher
+    return optuna_search._ot_trials[ahead.wrapped_id(trial_id)].number, optuna_search._ot_study
 
 
 def run_trial(search_alg, trial_id, values, error=False, stopped=False):
@@ -88,6 +90,6 @@ def test_optuna_sampler_options_reach_tpe(tmp_path):
     search_alg, _ = searcher_for(tmp_path, search={"name": "optuna", "n_startup_trials": 1, "constant_liar": False,
                                                     "points_to_evaluate": [{"lr": 0.01, "hidden_size": 64,
                                                                             "hidden_layers": 2}]})
-    sampler = search_alg.searcher._ot_study.sampler
+    sampler = search_alg.searcher.searcher._ot_study.sampler
     assert (sampler._n_startup_trials, sampler._constant_liar, sampler._multivariate) == (1, False, True)
     assert search_alg.suggest("t0") == {"lr": 0.01, "hidden_size": 64, "hidden_layers": 2}

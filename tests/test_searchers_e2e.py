@@ -53,9 +53,13 @@ def test_optuna_study_saw_early_stopped_trials_as_pruned(optuna_asha):
     (state_file,) = (tmp / "runs" / "optuna-asha").glob("searcher-state-*.pkl")
     state = pickle.loads(state_file.read_bytes())  # OptunaSearch saves its attributes
     trials = state["_ot_study"].trials
+    # Tune saves its searcher's wrappers' states beside it: the one that asks Optuna ahead maps Tune's trial ids
+    # to those Optuna knows (tuner/suggest_ahead.py)
+    (wrappers_file,) = (tmp / "runs" / "optuna-asha").glob("search_gen_state-*.json")
+    ids = pickle.loads(wrappers_file.read_bytes())["name:SuggestAhead"]["ids"]
     assert {r["status"] for r in rows} == {"completed", "early_stopped"}  # ASHA stopped some of the 6 at epoch 1
     for row in rows:
-        trial = trials[state["_ot_trials"][row["trial_id"]].number]
+        trial = trials[state["_ot_trials"][ids[row["trial_id"]]].number]
         if row["status"] == "completed":  # as Ray tells it: the final result's value
             assert trial.state == TrialState.COMPLETE and trial.value is not None, row
             continue

@@ -16,7 +16,7 @@ def test_shipped_experiment_files_are_valid(path):
 def test_defaults_and_shorthands(tmp_path):
     spec = load_spec(write_experiment(tmp_path / "my_exp.yaml", scheduler="hyperband", search="random"))
     assert spec.name == "my-exp" and spec.scheduler.name == "hyperband" and spec.search.name == "random"
-    assert spec.resources.cpus_per_trial == 1 and spec.keep_checkpoints == 2 and spec.checkpoint_every == 1
+    assert spec.resources.cpus_per_trial == 1 and spec.keep_checkpoints == 2 and spec.checkpoint_every == 5
 
 
 def test_cli_overrides_win_and_keep_options_of_the_same_scheduler(tmp_path):

@@ -14,6 +14,7 @@ import pytest
 from raytune_app.data.datasets import load_dataset
 from raytune_app.spec.load import DataSpec
 from raytune_app.trial import trainable
+from raytune_app.trial.checkpoint import CheckpointRule
 from raytune_app.trial.trainable import TrialSettings, train_trial
 
 
@@ -45,8 +46,8 @@ def run(monkeypatch, folder: Path, checkpoint: Saved | None, **settings: Any) ->
     monkeypatch.setattr(trainable, "tune", fake)
     data = load_dataset(DataSpec(dataset="digits")).without_test()
     train_trial({"lr": 0.01, "hidden_size": 32}, data, TrialSettings(**{
-        "model": "mlp", "max_epochs": 2, "checkpoint_every": 1, "seed": 0, "cpus_per_trial": 1, "gpus_per_trial": 0,
-        **settings}))
+        "model": "mlp", "max_epochs": 2, "checkpoints": CheckpointRule("val_accuracy", "max", 1), "seed": 0,
+        "cpus_per_trial": 1, "gpus_per_trial": 0, **settings}))
     return reports
 
 
@@ -59,6 +60,20 @@ def test_a_trial_handed_a_final_checkpoint_reports_that_model_as_its_last_epoch(
     assert metrics["epoch"] == 2 and saved is None and not metrics["diverged"]
     assert metrics["val_accuracy"] == pytest.approx(donor[-1][0]["val_accuracy"])
     assert metrics["val_loss"] == pytest.approx(donor[-1][0]["val_loss"])
+
+
+def test_an_epoch_is_saved_when_it_can_be_the_pick_at_resume_points_and_always_for_pausing_schedulers():
+    """Bounds in `sign(mode) * value` terms, as the driver shares them (trial/best_so_far.py)."""
+    rule = CheckpointRule("val_accuracy", "max", every=5)
+    acc = lambda v, diverged=False: {"val_accuracy": v, "diverged": diverged}  # noqa: E731
+    assert rule.due(1, acc(0.2), None)  # nothing known yet: it may be the best
+    assert rule.due(2, acc(0.8), 0.8) and rule.due(3, acc(0.9), 0.8)  # a tie may be the pick (ties: the later)
+    assert not rule.due(4, acc(0.79), 0.8) and not rule.due(6, acc(float("nan")), 0.8)
+    assert not rule.due(4, acc(0.99, diverged=True), 0.8)
+    assert rule.due(5, acc(0.1), 0.8) and rule.due(10, acc(0.1), 0.8)  # the resume points
+    loss = CheckpointRule("val_loss", "min", every=5)
+    assert loss.due(1, {"val_loss": 0.1}, -0.2) and not loss.due(1, {"val_loss": 0.3}, -0.2)
+    assert CheckpointRule("val_loss", "min", every=5, all_epochs=True).due(1, {"val_loss": 9.0}, -0.2)
 
 
 # What a trial worker does when Ray ends it (raytune_app/trial/worker_exit.py): Ray's worker turns SIGTERM into

@@ -1,10 +1,15 @@
 """The one rule for "best", used by the summary, reports, exports, checkpoint retention and warm starts.
 
 - A trial's best epoch is its best value of the metric among the epochs that are usable: a finite
-  value, not diverged and, when the experiment saves checkpoints, an epoch that saved one (so the
-  score shown and the model exported always come from the same epoch). Ties go to the later epoch.
-- The best trial is the trial with the best such value. Ties go to the trial proposed first, so the
-  same experiment always names the same best trial, however often it is read or restored.
+  value, not diverged. Ties go to the later epoch.
+- The best trial (the experiment's pick) is the trial with the best such value. Ties go to the trial
+  proposed first, so the same experiment always names the same best trial, however often it is read or
+  restored.
+- The score shown and the model exported always come from the same epoch: the pick's epoch must have
+  saved a checkpoint when the experiment saves any. The built-in training loop saves every epoch that is
+  at least as good as the best result the driver had seen (trial/checkpoint.py), so its pick always has
+  one. Where it has none (a training function of the user's that checkpoints less often than it reports),
+  only the epochs that saved a checkpoint are usable, in every trial of the experiment.
 """
 
 from __future__ import annotations
@@ -33,6 +38,16 @@ def best_epoch(rows: Sequence[Mapping[str, Any]], metric: str, mode: str,
     """The trial's best usable epoch (its result row), or None when it has none."""
     candidates = [r for r in rows if usable(r, metric, checkpointed_only)]
     return dict(max(candidates, key=lambda r: _epoch_key(r, metric, mode))) if candidates else None
+
+
+def only_checkpointed_count(trials: Sequence[Sequence[Mapping[str, Any]]], metric: str, mode: str) -> bool:
+    """Whether only the epochs that saved a checkpoint are usable in an experiment whose trials' rows are
+    `trials` (in proposal order): it saved checkpoints, but not at the best epoch of all."""
+    if not any(r.get("checkpoint_dir_name") for rows in trials for r in rows):
+        return False
+    bests = [best_epoch(rows, metric, mode, checkpointed_only=False) for rows in trials]
+    top = rank(bests, lambda row: None if row is None else float(row[metric]), mode)[0]
+    return top is not None and not top.get("checkpoint_dir_name")
 
 
 def ranked_checkpoints(rows: Sequence[Mapping[str, Any]], metric: str, mode: str) -> list[str]:

@@ -55,7 +55,7 @@ def searched(e: Experiment) -> dict[str, Param]:
 def value_at(e: Experiment, t: Trial, epoch: int) -> float | None:
     """The trial's best value of the metric up to `epoch`, if it reached that epoch (None otherwise).
 
-    Checkpoints do not matter here (the rule for best restricts itself to checkpointed epochs so that a
+    Checkpoints do not matter here (the rule for best may restrict itself to checkpointed epochs so that a
     score and its model go together): only what the config achieved with that much training."""
     if t.epochs < epoch:
         return None

@@ -90,7 +90,7 @@ def hypervolume_over_time(e: Experiment) -> list[tuple[float, float]]:
         if len(rows) == seen.get(tid):
             continue
         seen[tid] = len(rows)
-        row = best_rule.best_epoch(rows, e.metric, e.mode, checkpointed_only=e.checkpointed)
+        row = best_rule.best_epoch(rows, e.metric, e.mode, checkpointed_only=e.checkpointed_only)
         values = [row.get(n) for n in names] if row else None
         if values and all(finite(v) for v in values) and pareto.meets(row, f.constraints):
             current[tid] = [float(v) for v in values]

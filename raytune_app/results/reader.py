@@ -170,9 +170,10 @@ class Experiment:
                 if t.skipped_lines and t.path}
 
     @cached_property
-    def checkpointed(self) -> bool:
-        """Whether any trial saved a checkpoint: then only checkpointed epochs can be a trial's best."""
-        return any(r.get("checkpoint_dir_name") for t in self.trials for r in t.rows)
+    def checkpointed_only(self) -> bool:
+        """Whether only the epochs that saved a checkpoint can be a trial's best (best.py): the experiment saved
+        checkpoints, but not at its best epoch of all."""
+        return best_rule.only_checkpointed_count([t.rows for t in self.trials], self.metric, self.mode)
 
     def mode_of(self, metric: str) -> str:
         """The experiment's own mode for its metric; other metrics go their natural way."""
@@ -184,7 +185,7 @@ class Experiment:
         mode = mode or self.mode_of(metric)
         key = (id(trial), metric, mode)
         if key not in self._best:
-            self._best[key] = best_rule.best_epoch(trial.rows, metric, mode, checkpointed_only=self.checkpointed)
+            self._best[key] = best_rule.best_epoch(trial.rows, metric, mode, checkpointed_only=self.checkpointed_only)
         row = self._best[key]
         return None if row is None else dict(row)
 

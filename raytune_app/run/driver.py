@@ -78,7 +78,8 @@ def load_data(spec: ExperimentSpec, source: str):
 def prepare_while_ray_starts(spec: ExperimentSpec, source: str) -> Future:
     """The data, ready by the time Ray is. A data file is read at once, so that its problems stop the
     command before Ray starts. A built-in data set cannot fail: it is generated in a thread while the main
-    thread starts Ray, PyTorch imported beside it; together they take as long as Ray's start."""
+    thread starts Ray, PyTorch, Ray Tune and the searcher imported beside it; together they take about as long
+    as Ray's start."""
     from raytune_app.data.datasets import BUILTIN, task_of
 
     if spec.data.dataset not in BUILTIN or spec.user_code:
@@ -90,6 +91,10 @@ def prepare_while_ray_starts(spec: ExperimentSpec, source: str) -> Future:
     def prepare():
         import tensorboard.plugins.hparams.summary_v2  # noqa: F401 -- for the callbacks, like torch
         import torch  # noqa: F401 -- for the trainable and the summary, imported next
+
+        from raytune_app.tuner.searchers import searcher_class
+
+        searcher_class(spec.search.name)  # Ray Tune and the searcher's library (HyperOpt's: a second or more)
 
         return load_data(spec, source)
 

@@ -290,8 +290,11 @@ class ExperimentSpec(_Strict):
     search: SearchSpec = Field(SearchSpec(), description="Ray Tune's searcher: a name, or a mapping of name and "
                                                          "its options (hyperopt; random with pbt, bohb with hb_bohb)")
     resources: ResourcesSpec = Field(ResourcesSpec(), description="What each trial holds on the cluster")
-    checkpoint_every: int = Field(1, gt=0, strict=True, description="Epochs between checkpoints (and always at "
-                                                                    "the last epoch)")
+    checkpoint_every: int = Field(5, gt=0, strict=True, description="Epochs between a trial's regular checkpoints: "
+                                                                    "a resume loses at most checkpoint_every - 1 "
+                                                                    "epochs of it. Besides these, an epoch is saved "
+                                                                    "when it can be the experiment's best, and every "
+                                                                    "epoch under hyperband, hb_bohb and pbt")
     keep_checkpoints: int = Field(2, gt=0, strict=True, description="Once the run ends, each trial keeps its best "
                                                                     "N checkpoints by the metric and its latest "
                                                                     "(pbt: all)")

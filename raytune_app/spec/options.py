@@ -63,6 +63,9 @@ PBT_MUTABLE = ("lr", "weight_decay", "momentum", "dropout", "batch_size")
 # With stop_last_trials=False, last-round trials are not paused at all: they train to max_t and end.
 # HyperBandForBOHB (hb_bohb) is a HyperBandScheduler with the same brackets and pauses: it gets the same setting.
 HYPERBANDS = ("hyperband", "hb_bohb")  # the synchronous HyperBand schedulers: brackets that pause trials
+# the schedulers that continue a trial from its latest checkpoint, which must be of the epoch they saw: the
+# HyperBands resume paused trials, PBT hands a trial's latest checkpoint to another; their trials save every epoch
+FROM_LATEST_CHECKPOINT = (*HYPERBANDS, "pbt")
 HYPERBAND_HANG = ("Ray's synchronous HyperBand can leave a last-round trial paused for ever when it pauses "
                   "trials at the last milestone")
 # Ray's PBT is asynchronous by default: a trial is compared with the others' latest scores, however many epochs
@@ -83,7 +86,7 @@ def scheduler_kwargs(spec) -> dict[str, Any]:
     elif name == "median":
         defaults |= {"grace_period": 1, "min_samples_required": 3}
     elif name == "pbt":
-        defaults |= {"perturbation_interval": 2 * spec.checkpoint_every, "synch": True}
+        defaults |= {"perturbation_interval": 2, "synch": True}
     else:
         defaults = {}
     return defaults | dict(spec.scheduler.options)

@@ -1,7 +1,8 @@
-"""The Ray Tune function trainable: trains one config, reports every epoch, checkpoints.
+"""The Ray Tune function trainable: trains one config, reports every epoch, checkpoints the epochs that matter.
 
 Checkpoints hold model, optimizer, epoch and RNG state, so a restarted trial
-continues at the epoch after its checkpoint with the same random stream.
+continues at the epoch after its checkpoint with the same random stream. Which
+epochs save one: trial/checkpoint.py's CheckpointRule.
 """
 
 from __future__ import annotations
@@ -24,7 +25,8 @@ from raytune_app.data.datasets import Dataset
 from raytune_app.ray_compat.settings import CHECKPOINT_LOGGER
 from raytune_app.spec.hyperparams import Hyperparams
 from raytune_app.spec.metrics import worst_value
-from raytune_app.trial.checkpoint import load_checkpoint, save_checkpoint
+from raytune_app.trial.best_so_far import DriversBest
+from raytune_app.trial.checkpoint import CheckpointRule, load_checkpoint, save_checkpoint
 from raytune_app.trial.costs import TrialCosts
 from raytune_app.trial.loop import evaluate, train_epoch
 from raytune_app.trial.models import apply_hyperparams, build_optimizer
@@ -38,16 +40,13 @@ class TrialSettings:
 
     model: str
     max_epochs: int
-    checkpoint_every: int
+    checkpoints: CheckpointRule
     seed: int
     cpus_per_trial: float
     gpus_per_trial: float
     code_dir: str = ""  # the experiment's folder, for a user's model or loader
     data_spec: Any = None  # the `data:` section, when each trial calls the user's loader itself (on_workers)
     secondary: tuple[str, ...] = ()  # the model's measurements that objectives or constraints name (costs.py)
-
-    def checkpoint_due(self, epoch: int) -> bool:
-        return epoch % self.checkpoint_every == 0 or epoch == self.max_epochs
 
 
 def trial_seed(config: Mapping[str, Any], base_seed: int) -> int:
@@ -154,12 +153,14 @@ def train_trial(config: dict, data: Dataset | None, settings: TrialSettings) -> 
         tune.report(epoch_metrics(settings.max_epochs, train_loss, evaluate(model, X_val, y_val, data), data.task,
                                   started))
         return
+    best = DriversBest()
     for epoch in range(first_epoch, settings.max_epochs + 1):
         started = time.perf_counter()
+        best.ask()  # answered while the epoch trains
         train_loss = train_epoch(model, optimizer, X_train, y_train, data, hp.batch_size, gen)
         metrics = epoch_metrics(epoch, train_loss, evaluate(model, X_val, y_val, data), data.task, started)
         metrics |= costs.after_epoch(metrics["epoch_time_s"])
         save = (lambda folder: save_checkpoint(folder, model, optimizer, epoch, gen, device)) \
-            if settings.checkpoint_due(epoch) else None
+            if settings.checkpoints.due(epoch, metrics, best.known()) else None
         if not report_epoch(tune.report, metrics, costs.saving(save), tune.Checkpoint):
             return

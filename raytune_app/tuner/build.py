@@ -12,6 +12,7 @@ from raytune_app.spec.metrics import METRICS
 from raytune_app.tuner.schedulers import build_scheduler
 from raytune_app.tuner.searchers import build_search
 from raytune_app.spec.load import ExperimentSpec
+from raytune_app.tuner.callbacks.best_so_far import ShareBestSoFar
 from raytune_app.tuner.callbacks.budget import MarkBudgetCuts, budget_left
 from raytune_app.tuner.callbacks.progress import TrialProgress
 from raytune_app.tuner.callbacks.result_logs import CsvLogger, JsonLogger
@@ -36,6 +37,8 @@ def _callbacks(spec: ExperimentSpec, dataset: Dataset | None) -> list:
         metrics += [o.name for o in spec.objectives if o.name not in metrics] + [FRONT_RANK]
     callbacks = [MarkBudgetCuts(), CsvLogger(), JsonLogger(), TensorBoardCallback(spec.params, metrics),
                  TrialProgress(spec.metric, spec.mode, spec.trial_count, spec.max_epochs)]
+    if dataset is not None:  # first, so the trials learn of a new best soonest (trial/checkpoint.py)
+        callbacks.insert(0, ShareBestSoFar(spec.metric, spec.mode))
     if spec.tracking.mlflow:  # (importing Ray's MLflow callback imports MLflow: only then)
         from raytune_app.tuner.callbacks.mlflow_runs import mlflow_callbacks
 

@@ -31,6 +31,11 @@ CLASSES = {"hyperopt": ("ray.tune.search.hyperopt", "HyperOptSearch"),
            "grid": ("ray.tune.search", "BasicVariantGenerator")}
 
 
+# the searchers whose next config is worked out while Tune ends the trial before, off its scheduling thread
+# (suggest_ahead.py): their TPE takes longer the more trials they were told. BOHB's goes with HyperBandForBOHB, which pauses its trials.
+ASKED_AHEAD = ("hyperopt", "optuna")
+
+
 def searcher_class(name: str) -> type:
     """The Ray class behind a searcher name."""
     module, cls = CLASSES[name]
@@ -89,6 +94,11 @@ def build_search(spec, max_concurrent: int, history=None) -> tuple[Any, dict[str
         return searcher, to_param_space(spec.params)
     from ray.tune.search import ConcurrencyLimiter
 
-    searcher = ConcurrencyLimiter(_learning_searcher(spec, options, sampler, history), max_concurrent=max_concurrent)
+    searcher = _learning_searcher(spec, options, sampler, history)
+    if spec.search.name in ASKED_AHEAD:
+        from raytune_app.tuner.suggest_ahead import SuggestAhead
+
+        searcher = SuggestAhead(searcher, total=spec.trial_count)
+    searcher = ConcurrencyLimiter(searcher, max_concurrent=max_concurrent)
     # HyperOpt holds the whole space itself; Optuna and BOHB take Ray's domains from the Tuner
     return searcher, {} if spec.search.name == "hyperopt" else to_param_space(spec.params)
