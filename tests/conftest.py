@@ -151,7 +151,7 @@ def histories(exp: Path) -> dict[str, list[dict]]:
 # the files that take longest (minutes of CPU each, measured): run first, so that `pytest -n 3 --dist loadfile`
 # does not end with one worker alone on a long file while the others idle
 LONGEST_FIRST = ("test_local_cluster_e2e.py", "test_tune_e2e.py", "test_fault_tolerance_e2e.py",
-                 "test_user_code_e2e.py", "test_warm_start.py", "test_data_parallel_e2e.py")
+                 "test_user_code_e2e.py", "test_warm_start.py", "test_data_parallel_e2e.py", "test_objectives_e2e.py")
 
 
 def pytest_collection_modifyitems(items):

@@ -42,7 +42,9 @@ def good_then_poor(ray_address, tmp_path_factory):
                                    "batch_size": 32})
     exp = tmp / "runs" / "policy"
     proc = start_cli("tune", spec, "--storage", tmp / "runs", "--address", ray_address, log=tmp / "log")
-    os.kill(wait_for(lambda: poor_trials_pid(exp, 2), timeout=240, proc=proc), signal.SIGKILL)
+    # killed once its epoch 3 is in result.json: by then the driver has recorded epoch 2's checkpoint (a kill right
+    # after epoch 2's row can beat that record, and Ray then rightly retries from scratch)
+    os.kill(wait_for(lambda: poor_trials_pid(exp, 3), timeout=240, proc=proc), signal.SIGKILL)
     assert proc.wait(timeout=240) == 0, (tmp / "log").read_text()[-3000:]
     by_lr = {h[0]["config"]["lr"]: (trial, h) for trial, h in histories(exp).items()}
     return exp, by_lr[0.1], by_lr[0.0001]

@@ -70,15 +70,17 @@ def test_the_experiment_file_reference_has_every_key_with_its_description():
     schema = experiment_schema()
     defs = schema["definitions"]
     sections = {"Top level": schema["properties"], "data": defs["DataSpec"]["properties"],
-                "resources": defs["ResourcesSpec"]["properties"], "tracking": defs["TrackingSpec"]["properties"]}
+                "resources": defs["ResourcesSpec"]["properties"], "tracking": defs["TrackingSpec"]["properties"],
+                "objectives": defs["ObjectiveSpec"]["properties"], "constraints": defs["LimitSpec"]["properties"],
+                "select": defs["SelectSpec"]["properties"]}
     for heading, props in sections.items():
         assert _rows(page, heading) == set(props), heading
         for key, prop in props.items():
             assert f"| `{key}` |" in page and prop["description"] in page, key
     assert "| `max_epochs` | integer | `10` | > 0 |" in page
     assert "| `mode` | string | required | `min`, `max` |" in page
-    assert _rows(page, "scheduler") == {"asha", "hyperband", "median", "pbt", "fifo", "hb_bohb"}
-    assert "| `optuna` | `points_to_evaluate`, `evaluated_rewards`, `n_startup_trials`" in page
+    assert _rows(page, "scheduler") == {"asha", "hyperband", "median", "pbt", "fifo", "hb_bohb", "pareto_asha"}
+    assert "| `optuna` | `points_to_evaluate`, `evaluated_rewards`, `sampler`, `n_startup_trials`" in page
     assert "| `activation` | `relu` | `relu`, `tanh`, `gelu`, `sigmoid`, `leaky_relu`, `elu`, `silu` |" in page
 
 

@@ -236,7 +236,7 @@ def run(ray_address, tmp_path_factory) -> Path:
     """A real two-trial run (3 epochs each, a checkpoint each epoch, all kept), its folder as the driver left it."""
     tmp = tmp_path_factory.mktemp("compat")
     spec = write_experiment(tmp / "compat.yaml", name="compat", num_samples=2, max_epochs=3, max_concurrent=1,
-                            scheduler="fifo", search="random", keep_checkpoints=3)
+                            scheduler="fifo", search="random", keep_checkpoints=3, checkpoint_every=1)
     out = run_cli("tune", spec, "--storage", tmp / "runs", "--address", ray_address, "--seed", "1")
     assert out.returncode == 0, out.stdout[-2000:] + out.stderr[-2000:]
     return tmp / "runs" / "compat"

@@ -100,7 +100,9 @@ def test_the_schema_accepts_what_validate_accepts(tmp_path, validator, fields):
 
 def test_name_is_optional_and_internal_fields_are_not_keys():
     schema = experiment_schema()
-    assert schema["required"] == ["metric", "mode"]
+    # metric and mode, or objectives (several objectives), one or the other
+    assert schema["required"] == [] and schema["oneOf"] == [{"required": ["metric", "mode"]},
+                                                            {"required": ["objectives"]}]
     assert not set(INTERNAL_FIELDS) & set(schema["properties"])
     assert not set(INTERNAL_FIELDS) & set(schema["definitions"]["DataSpec"]["properties"])
 

@@ -101,7 +101,8 @@ def test_option_tables_match_the_signatures_of_rays_classes():
 
     from raytune_app.tuner.schedulers import scheduler_class
     from raytune_app.tuner.searchers import searcher_class
-    from raytune_app.spec.options import RESERVED, SAMPLER_OPTIONS, SCHEDULER_OPTIONS, SEARCHER_OPTIONS
+    from raytune_app.spec.options import (OPTUNA_SAMPLERS, RESERVED, SAMPLER_OPTIONS, SCHEDULER_OPTIONS,
+                                          SEARCHER_OPTIONS)
 
     def options(cls: type) -> set[str]:
         params = inspect.signature(cls).parameters.values()
@@ -120,7 +121,13 @@ def test_option_tables_match_the_signatures_of_rays_classes():
     import optuna
     from hpbandster.optimizers.config_generators.bohb import BOHB
 
-    assert set(SAMPLER_OPTIONS["optuna"]) == options(optuna.samplers.TPESampler) - not_from_files["optuna sampler"]
+    samplers = {"tpe": optuna.samplers.TPESampler, "nsga2": optuna.samplers.NSGAIISampler,
+                "gp": optuna.samplers.GPSampler}
+    objects = {"mutation", "crossover", "independent_sampler", "elite_population_selection_strategy",
+               "child_generation_strategy", "after_trial_strategy"}  # Python objects, not from a file
+    for sampler, cls in samplers.items():
+        assert set(OPTUNA_SAMPLERS[sampler]) == options(cls) - not_from_files["optuna sampler"] - objects, sampler
+    assert set(SAMPLER_OPTIONS["optuna"]) == {"sampler", *(o for opts in OPTUNA_SAMPLERS.values() for o in opts)}
     assert set(SAMPLER_OPTIONS["bohb"]) == options(BOHB) - {"configspace"}
 
 
@@ -128,7 +135,7 @@ def test_option_tables_match_the_signatures_of_rays_classes():
     ({"search": {"name": "optuna", "n_startup": 5}},
      "search.n_startup: not an option of optuna (did you mean 'n_startup_trials'?)"),
     ({"search": {"name": "optuna", "seed": 3}}, "search.seed: set by raytune-app from `seed`"),
-    ({"search": {"name": "optuna", "sampler": "tpe"}}, "search.sampler: not an option of optuna"),
+    ({"search": {"name": "optuna", "sampler": "cmaes"}}, "search.sampler: must be one of tpe, nsga2, gp, got 'cmaes'"),
     ({"search": "optuna", "space": {"optimizer": {"choice": [{"name": "sgd", "lr": 0.1}, {"name": "adam"}]}}},
      "space.optimizer: a conditional choice needs `search: hyperopt` or `random` (Ray's optuna searcher takes "
      "flat spaces only)"),

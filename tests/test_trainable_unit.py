@@ -7,6 +7,7 @@ import shutil
 from contextlib import contextmanager
 from pathlib import Path
 from types import SimpleNamespace
+from typing import Any
 
 import pytest
 
@@ -28,8 +29,9 @@ class Saved:
         yield str(self.path)
 
 
-def run(monkeypatch, folder: Path, checkpoint: Saved | None) -> list[tuple[dict, Saved | None]]:
-    """train_trial's reports, each with the checkpoint it saved (copied under `folder`)."""
+def run(monkeypatch, folder: Path, checkpoint: Saved | None, **settings: Any) -> list[tuple[dict, Saved | None]]:
+    """train_trial's reports, each with the checkpoint it saved (copied under `folder`); `settings` change the
+    trial's TrialSettings."""
     reports = []
 
     def report(metrics, checkpoint=None):
@@ -43,9 +45,9 @@ def run(monkeypatch, folder: Path, checkpoint: Saved | None) -> list[tuple[dict,
                            Checkpoint=SimpleNamespace(from_directory=lambda d: Saved(Path(d))))
     monkeypatch.setattr(trainable, "tune", fake)
     data = load_dataset(DataSpec(dataset="digits")).without_test()
-    settings = TrialSettings(model="mlp", max_epochs=2, checkpoints=CheckpointRule("val_accuracy", "max", 1), seed=0,
-                             cpus_per_trial=1, gpus_per_trial=0)
-    train_trial({"lr": 0.01, "hidden_size": 32}, data, settings)
+    train_trial({"lr": 0.01, "hidden_size": 32}, data, TrialSettings(**{
+        "model": "mlp", "max_epochs": 2, "checkpoints": CheckpointRule("val_accuracy", "max", 1), "seed": 0,
+        "cpus_per_trial": 1, "gpus_per_trial": 0, **settings}))
     return reports
 
 

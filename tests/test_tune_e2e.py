@@ -100,10 +100,12 @@ def test_checkpoints_hold_state_and_only_the_best_are_kept(asha_run):
     state = torch.load(Path(summary["best"]["checkpoint"]) / "checkpoint.pt", weights_only=True)
     assert {"model", "optimizer", "epoch", "rng"} <= state.keys()
     assert {"torch", "shuffle"} <= state["rng"].keys()
-    for d in trial_dirs(exp):  # the best 2 (keep_checkpoints) and the latest
+    for d in trial_dirs(exp):  # of those it saved, the best 2 (keep_checkpoints) and the latest
         kept = sorted(p.name for p in d.glob("checkpoint_*"))
-        epochs = read_json_lines(d / "result.json")[-1]["epoch"]
-        assert 1 <= len(kept) <= 3 and kept[-1] == f"checkpoint_{epochs - 1:06d}", (d, kept)
+        # an epoch saves only where it could be the pick or a resume needs it (trial/checkpoint.py): an ASHA trial
+        # stopped early, never the best, may have saved none
+        saved = [r["checkpoint_dir_name"] for r in read_json_lines(d / "result.json") if r.get("checkpoint_dir_name")]
+        assert len(kept) <= 3 and set(kept) <= set(saved) and (not saved or kept[-1] == saved[-1]), (d, kept, saved)
 
 
 def test_ray_can_read_the_experiment_unchanged(asha_run):
@@ -200,8 +202,10 @@ def test_regression_reports_rmse_and_a_diverging_trial_stops_itself(tmp_path):
 def test_a_killed_trial_resumes_from_its_checkpoint(ray_address, tmp_path):
     """Two trials of one config train identically (a trial's seed comes from its config): one is killed, and
     the other, never interrupted, is what its resumed history must match."""
+    # a checkpoint every epoch: the resume loses nothing (the default bound: test_checkpoint_policy_e2e.py)
     spec = write_experiment(tmp_path / "kill.yaml", num_samples=2, max_epochs=12, scheduler="fifo", search="random",
-                            model=slow_model(tmp_path), space={"lr": 0.01, "batch_size": 16, "hidden_size": 64})
+                            checkpoint_every=1, model=slow_model(tmp_path),
+                            space={"lr": 0.01, "batch_size": 16, "hidden_size": 64})
     # (epochs of about a second: Ray copies result.json to the storage path every 2 s, and the kill reads it there)
     proc = subprocess.Popen([sys.executable, "-m", "raytune_app", "tune", str(spec), "--storage",
                              str(tmp_path / "runs"), "--address", ray_address], env=ENV,

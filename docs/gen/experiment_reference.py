@@ -12,7 +12,8 @@ from raytune_app.spec.schema import experiment_schema
 from raytune_app.spec.space import DISTRIBUTIONS
 
 PAGE = REPO / "docs" / "reference" / "experiment-file.md"
-SECTIONS = {"data": "DataSpec", "resources": "ResourcesSpec", "tracking": "TrackingSpec"}
+SECTIONS = {"data": "DataSpec", "resources": "ResourcesSpec", "tracking": "TrackingSpec",
+            "objectives": "ObjectiveSpec", "constraints": "LimitSpec", "select": "SelectSpec"}
 TYPES = {"integer": "integer", "number": "number", "string": "string", "boolean": "boolean", "object": "mapping",
          "array": "list"}
 INTRO = """\
@@ -119,7 +120,7 @@ def page() -> str:
     schema = experiment_schema()
     props, defs = schema["properties"], schema["definitions"]
     lines = [BANNER.format(source="the pydantic models in raytune_app/spec/load.py"), "", INTRO,
-             "## Top level", "", *_table(props, schema["required"])]
+             "## Top level", "", *_table(props, schema["required"] + schema["oneOf"][0]["required"])]
     for section, model in SECTIONS.items():
         lines += ["", f"## {section}", "", " ".join(defs[model]["description"].split()), "",
                   *_table(defs[model]["properties"], defs[model].get("required", []))]

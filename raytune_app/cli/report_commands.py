@@ -83,20 +83,45 @@ def best_arguments(p: argparse.ArgumentParser) -> None:
                      "what rebuilds and feeds the model (config.json) and its scores (scores.json).")
     p.add_argument("experiment", metavar="EXP", help="experiment folder (STORAGE/NAME)")
     p.add_argument("--export", type=Path, metavar="DIR", help="write model.pt, config.json, scores.json here")
+    p.add_argument("--pareto", action="store_true",
+                   help="several objectives: every trial of the Pareto front (with --export, one folder DIR/TRIAL_ID "
+                        "each); without it the trial the experiment's `select:` rule picks")
+
+
+def _show(best, heading: str, export_to: Path | None) -> None:
+    from raytune_app.results.export import export
+
+    objectives = {o.name for o in best.experiment.pareto.objectives} | {"front_rank"} \
+        if best.experiment.multi_objective else set()
+    scores = ", ".join(f"{k} = {v}" if k in objectives and isinstance(v, int) else f"{k} = {v:.4f}"
+                       for k, v in best.scores.items()
+                       if (k.startswith(("val_", "test_", "train_")) or k in objectives)
+                       and isinstance(v, (int, float)))
+    print(f"{heading} {best.trial_id} of {best.experiment.name} (epoch {best.epoch}): {scores}")
+    print(f"Config: {json.dumps(best.config, sort_keys=True, default=str)}")
+    print(f"Checkpoint: {best.checkpoint}")
+    if export_to:
+        written = export(best, export_to)
+        print(f"Exported to {export_to.resolve()}: {', '.join(p.name for p in written)}")
 
 
 def run_best(args: argparse.Namespace) -> int:
-    from raytune_app.results.export import export, load_best
+    from raytune_app.results.export import load_best, pareto_ids
 
-    best = load_best(args.experiment)  # RunFailed (exit 1) when there is no best trial yet
-    scores = ", ".join(f"{k} = {v:.4f}" for k, v in best.scores.items()
-                       if k.startswith(("val_", "test_", "train_")) and isinstance(v, (int, float)))
-    print(f"Best trial {best.trial_id} of {best.experiment.name} (epoch {best.epoch}): {scores}")
-    print(f"Config: {json.dumps(best.config, sort_keys=True, default=str)}")
-    print(f"Checkpoint: {best.checkpoint}")
-    if args.export:
-        written = export(best, args.export)
-        print(f"Exported to {args.export.resolve()}: {', '.join(p.name for p in written)}")
+    if not args.pareto:
+        _show(load_best(args.experiment), "Best trial", args.export)  # RunFailed (exit 1) without a best trial
+        return EXIT_OK
+    ids = pareto_ids(args.experiment)
+    if args.export:  # never over an earlier export: every folder is checked before any is written
+        taken = [str(args.export / t) for t in ids if (args.export / t).exists()]
+        if taken:
+            from raytune_app.errors import InputError
+
+            raise InputError([f"--export: {', '.join(taken)} already exist(s); pick another folder"])
+    print(f"Pareto front: {len(ids)} trial(s)")
+    for trial_id in ids:
+        _show(load_best(args.experiment, trial_id=trial_id), "Pareto trial",
+              args.export / trial_id if args.export else None)
     return EXIT_OK
 
 
@@ -106,15 +131,17 @@ def evaluate_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("experiment", metavar="EXP", help="experiment folder (STORAGE/NAME)")
     p.add_argument("--data", required=True, metavar="FILE",
                    help=".npz with arrays X and y, or .csv with the experiment's label column")
+    p.add_argument("--trial", metavar="ID", help="score this trial (at its best epoch) instead of the best one, "
+                                                 "e.g. a point of the Pareto front")
 
 
 def run_evaluate(args: argparse.Namespace) -> int:
     from raytune_app.results.export import evaluate_file, load_best
 
-    best = load_best(args.experiment)  # RunFailed (exit 1) when there is no best trial yet
+    best = load_best(args.experiment, trial_id=args.trial)  # RunFailed (exit 1) when there is no best trial yet
     name, value, rows = evaluate_file(best, args.data)
-    print(f"{name} = {value:.4f} on {rows} rows of {args.data} (best trial {best.trial_id} of "
-          f"{best.experiment.name})")
+    print(f"{name} = {value:.4f} on {rows} rows of {args.data} ({'trial' if args.trial else 'best trial'} "
+          f"{best.trial_id} of {best.experiment.name})")
     return EXIT_OK
 
 

@@ -91,11 +91,13 @@ def held_out_scores(spec, dataset, trial, checkpoint: str | None) -> dict[str, f
     return {name: scores[SCORE[dataset.task]]}
 
 
-def load_best(path: str | Path, spec=None) -> BestModel:
-    """The best trial of the experiment at `path`, as its summary names it, its weights loaded into the
-    model its config describes. `spec`: the experiment's, when the caller holds it with the Python objects it
-    was given (its saved copy names them only)."""
+def load_best(path: str | Path, spec=None, trial_id: str | None = None) -> BestModel:
+    """The best trial of the experiment at `path`, as its summary names it (or the trial `trial_id`, at its
+    best epoch by the same rule), its weights loaded into the model its config describes. `spec`: the
+    experiment's, when the caller holds it with the Python objects it was given (its saved copy names them
+    only)."""
     from raytune_app.data.datasets import load_dataset
+    from raytune_app.results.summary import trial_record
     from raytune_app.spec.metrics import TEST_METRIC
     from raytune_app.spec.saved import load_saved_spec
 
@@ -103,9 +105,10 @@ def load_best(path: str | Path, spec=None) -> BestModel:
     if e.summary is None:
         raise NoBestTrial(f"{path}: no summary.json yet: the run has not ended (if its driver died, finish it "
                           f"with `raytune-app resume {path}`)")
-    best = e.summary.get("best")
+    best = e.summary.get("best") if trial_id is None else trial_record(e, trial_id)
     if not best:
-        raise NoBestTrial(f"{path}: no trial reported a usable {e.metric}")
+        raise NoBestTrial(f"{path}: no trial reported a usable {e.metric}" + (
+            " and met the constraints" if (e.summary.get("pareto") or {}).get("constraints") else ""))
     spec = spec or load_saved_spec(e.path)
     if spec.trainable:
         return _user_trainable_best(e, spec, best)
@@ -119,8 +122,17 @@ def load_best(path: str | Path, spec=None) -> BestModel:
     model, state = restore_model(spec, dataset, config, checkpoint)
     test = TEST_METRIC[dataset.task]
     scores = {"experiment": e.name, "trial_id": trial_id, "epoch": int(state["epoch"]), "metric": e.metric,
-              "mode": e.mode, e.metric: best.get(e.metric), test: best.get(test)}
+              "mode": e.mode, e.metric: best.get(e.metric), **_objective_scores(e, best), test: best.get(test)}
     return BestModel(e, spec, dataset, trial_id, config, Path(checkpoint), int(state["epoch"]), model, scores)
+
+
+def _objective_scores(e: Experiment, record: dict[str, Any]) -> dict[str, Any]:
+    """Several objectives: each one's value at the trial's point, and the trial's front rank (0: on the front)."""
+    if not e.multi_objective:
+        return {}
+    point = e.pareto.points.get(str(record["trial_id"]))
+    return {**{o.name: record.get(o.name) for o in e.pareto.objectives},
+            "front_rank": point.rank if point else None}
 
 
 def _user_trainable_best(e: Experiment, spec, best: dict[str, Any]) -> BestModel:
@@ -130,7 +142,8 @@ def _user_trainable_best(e: Experiment, spec, best: dict[str, Any]) -> BestModel
     checkpoint = _checkpoint_dir(e, trial_id, best.get("checkpoint"))
     config = _checkpoint_config(e, trial_id, checkpoint, best["config"])
     scores = {"experiment": e.name, "trial_id": trial_id, "epoch": best.get("epoch"), "metric": e.metric,
-              "mode": e.mode, e.metric: best.get(e.metric), **{k: v for k, v in best.items() if k.startswith("test_")}}
+              "mode": e.mode, e.metric: best.get(e.metric), **_objective_scores(e, best),
+              **{k: v for k, v in best.items() if k.startswith("test_")}}
     return BestModel(e, spec, None, trial_id, config, Path(checkpoint), best.get("epoch") or 0, None, scores)
 
 
@@ -190,6 +203,18 @@ def export(best: BestModel, folder: Path) -> list[Path]:
     (folder / "config.json").write_text(json.dumps(model_config(best), indent=2, default=str))
     (folder / "scores.json").write_text(json.dumps(best.scores, indent=2))
     return [folder / f for f in FILES]
+
+
+def pareto_ids(path: str | Path) -> list[str]:
+    """The trials of the experiment's Pareto front, as its summary lists them (several objectives)."""
+    e = load_experiment(path)
+    if e.summary is None:
+        raise NoBestTrial(f"{path}: no summary.json yet: the run has not ended (if its driver died, finish it "
+                          f"with `raytune-app resume {path}`)")
+    if "pareto" not in e.summary:
+        raise InputError([f"--pareto: {path} has one objective ({e.metric}): its front is its best trial; "
+                          f"use `best` without --pareto"])
+    return [str(p["trial_id"]) for p in e.summary["pareto"]["front"]]
 
 
 def _read_data(file: str, label: str) -> tuple[np.ndarray, np.ndarray]:

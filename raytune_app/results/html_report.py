@@ -2,7 +2,8 @@
 embedded once: no CDN, works offline).
 
 From top to bottom: each experiment's headline, the best value so far against wall time (experiments
-together), then per kind of plot the experiments side by side: learning curves, parallel coordinates,
+together), with several objectives the Pareto front and its hypervolume against wall time (pareto_plots.py),
+then per kind of plot the experiments side by side: learning curves, parallel coordinates,
 slice plots and hyperparameter importance (importance.py); last, the ranked table of report.ranked, whose
 rank 1 is the summary's best trial. The plots themselves are built in plots.py; an experiment of more trials
 than a browser can draw one by one is drawn aggregated, as each figure's title says (plots.MAX_DRAWN), and the
@@ -87,6 +88,14 @@ def render_html(experiments: list[Experiment], table: pd.DataFrame) -> str:
              f"legend entry to hide or show it (double-click: only it).</p><ul>",
              *(f"<li>{esc(_headline(e))}</li>" for e in experiments), "</ul>", "<h2>Best so far</h2>")
     page.add(*(page.figure("best-so-far", ", ".join(shown), fig) for shown, fig in plots.best_so_far(experiments)))
+    several = [e for e in experiments if e.multi_objective]
+    if several:
+        from raytune_app.results import pareto_plots
+
+        _side_by_side(page, "Pareto front", several, lambda e: page.figure(
+            "pareto-front", e.name, pareto_plots.front_figure(e), f"No trial of {e.name} has a point yet."))
+        _side_by_side(page, "Hypervolume", several, lambda e: page.figure(
+            "hypervolume", e.name, pareto_plots.hypervolume_figure(e), f"No trial of {e.name} is feasible yet."))
     _side_by_side(page, "Learning curves", experiments, lambda e: page.figure(
         "learning-curves", e.name, plots.learning_curves(e), f"No trial of {e.name} reported {e.metric}."))
     _side_by_side(page, "Parallel coordinates", experiments, lambda e: page.figure(

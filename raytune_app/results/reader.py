@@ -205,7 +205,22 @@ class Experiment:
         return best_rule.rank(self.trials, lambda t: self.best_value(t, metric, mode), mode)
 
     @property
+    def multi_objective(self) -> bool:
+        return len(self.spec.get("objectives") or ()) > 1
+
+    @cached_property
+    def pareto(self):
+        """Several objectives: the trials' points, front ranks, the front and the selected trial (front.py)."""
+        from raytune_app.results.front import pareto_of
+
+        return pareto_of(self)
+
+    @property
     def best_trial(self) -> Trial | None:
+        """The trial with the best metric; with several objectives the one the `select:` rule picks from the
+        Pareto front (None when no trial is feasible)."""
+        if self.multi_objective:
+            return self.pareto.selected
         ranked = self.ranked()
         return ranked[0] if ranked and self.best_value(ranked[0]) is not None else None
 

@@ -26,8 +26,17 @@ def trial_row(e: Experiment, t: Trial) -> dict[str, Any]:
         f"best_{e.metric}": None if best is None else best[e.metric],
         "best_epoch": None if best is None else progress(best),
         f"last_{e.metric}": t.last.get(e.metric),
+        **(objective_columns(e, t) if e.multi_objective else {}),
         **{f"config/{k}": v for k, v in flatten(e.shown_config(t)).items()},
     }
+
+
+def objective_columns(e: Experiment, t: Trial) -> dict[str, Any]:
+    """Several objectives: the trial's point (each objective's value at its best epoch), its front rank (0: on
+    the Pareto front; empty when infeasible or without a point) and whether it meets the constraints."""
+    point = e.pareto.point(t)
+    return {**{o.name: point.values[o.name] if point else None for o in e.pareto.objectives},
+            "front_rank": point.rank if point else None, "feasible": point.feasible if point else False}
 
 
 def _rows(e: Experiment, trials: list[Trial], sort: str | None) -> list[dict[str, Any]]:
@@ -52,18 +61,24 @@ def check_sort(experiments: list[Experiment], sort: str | None) -> None:
 
 def ranked(experiments: list[Experiment], sort: str | None = None, top: int | None = None) -> pd.DataFrame:
     """All trials ranked best first by `sort` (default: each experiment's metric, in its mode), by the one
-    rule for best: rank 1 of an experiment is the best trial its summary names.
+    rule for best: rank 1 of an experiment is the best trial its summary names. With several objectives the
+    default ranks the selected trial first, then by front rank (front.order).
 
     Experiments optimising the same metric the same way are ranked together; otherwise each is
     ranked on its own and they follow one another. `top` keeps the best N of each experiment.
     """
     check_sort(experiments, sort)
     keys = {e.name: (sort or e.metric, e.mode_of(sort or e.metric)) for e in experiments}
-    together = len(set(keys.values())) == 1
+    # several objectives rank by front, each experiment on its own
+    together = len(set(keys.values())) == 1 and (sort is not None or not any(e.multi_objective for e in experiments))
     frames = []
     for order, e in enumerate(experiments):
         key, mode = keys[e.name]
         trials = e.ranked(key, mode)
+        if sort is None and e.multi_objective:
+            from raytune_app.results.front import order
+
+            trials = order(e.pareto, trials)
         frame = pd.DataFrame(_rows(e, trials[:top] if top else trials, sort))
         if frame.empty:
             continue
@@ -117,6 +132,8 @@ def experiment_info(e: Experiment) -> dict[str, Any]:
     info = {"name": e.name, "path": str(e.path), "metric": e.metric, "mode": e.mode, "max_epochs": e.max_epochs,
             "num_trials": len(e.trials), "trials_by_status": statuses, "finished": e.summary is not None,
             "best": None}
+    if e.multi_objective:
+        info["pareto"] = pareto_info(e)
     if e.status_note:
         info["status_note"] = e.status_note
     if e.damaged:
@@ -127,6 +144,16 @@ def experiment_info(e: Experiment) -> dict[str, Any]:
     elif e.summary is None and e.best_trial is not None:  # still running: the best so far, by the same rule
         info["best"] = {"trial_id": e.best_trial.trial_id, e.metric: e.best_value(e.best_trial)}
     return info
+
+
+def pareto_info(e: Experiment) -> dict[str, Any]:
+    """Several objectives: the objectives, the front's trials, its hypervolume against its reference point and
+    the selected trial, as the reports show them."""
+    f = e.pareto
+    return {"objectives": [{"name": o.name, "mode": o.mode} for o in f.objectives],
+            "front": [t.trial_id for t in f.front], "hypervolume": f.hypervolume,
+            "reference": dict(zip([o.name for o in f.objectives], f.reference)),
+            "selected": f.selected.trial_id if f.selected else None}
 
 
 def damage_warnings(experiments: list[Experiment]) -> list[str]:
@@ -143,6 +170,10 @@ def _headline(e: Experiment) -> str:
     if best:
         line += f"; best {best['trial_id']}: " + ", ".join(
             f"{k} = {_cell(v)}" for k, v in best.items() if k != "trial_id" and v is not None)
+    if e.multi_objective:
+        p = info["pareto"]
+        line += (f"; Pareto front of {', '.join(o['name'] for o in p['objectives'])}: {len(p['front'])} trial(s), "
+                 f"hypervolume {_cell(p['hypervolume'])}")
     if not info["finished"]:
         line += "; no summary.json: still running, or its driver died"
     if e.status_note:

@@ -21,9 +21,10 @@ from raytune_app.results.summary import checkpoint_path, problem_of, run_status
 
 @dataclass(frozen=True)
 class BestTrial:
-    """The best trial by the one rule for best: its id, the config that produced its best epoch (as sampled:
-    conditional branches nested), its value of the metric and that epoch, its held-out test scores (where the
-    run computed some), and the checkpoint of that epoch."""
+    """The best trial by the one rule for best (with several objectives: the one the `select:` rule picks, or a
+    point of the Pareto front): its id, the config that produced its best epoch (as sampled: conditional
+    branches nested), its value of the metric and that epoch, its held-out test scores (where the run computed
+    some), the checkpoint of that epoch, and with several objectives each objective's value there."""
 
     trial_id: str
     config: dict[str, Any]
@@ -33,6 +34,11 @@ class BestTrial:
     test_scores: dict[str, float | None]
     checkpoint: str | None
     results: "Results" = field(repr=False, compare=False)
+    values: dict[str, float | None] = field(default_factory=dict)  # several objectives: each one's, this epoch
+
+    def export(self, folder: str | Path, model: Any = None) -> list[Path]:
+        """What `raytune-app best --export` writes, for this trial. `model`: as for load_model."""
+        return self.results.export(folder, model, trial=self.trial_id)
 
     def load_model(self, model: Any = None):
         """The trained network of the best epoch, on the CPU, in eval mode. `model`: the class or factory the
@@ -101,12 +107,32 @@ class Results:
             else e.best_trial
         if trial is None:
             return None
+        return self._trial(trial, recorded)
+
+    @cached_property
+    def pareto(self) -> list[BestTrial]:
+        """Several objectives: the trials of the Pareto front (summary.json's, or, without a summary yet, the
+        front so far by the same rule), in proposal order; each with `values`, `load_model()` and `export()`.
+        With one objective: the best trial alone ([] without one)."""
+        e = self.experiment
+        if not e.multi_objective:
+            return [self.best] if self.best else []
+        recorded = (self.summary or {}).get("pareto")
+        ids = [str(p["trial_id"]) for p in recorded["front"]] if recorded else [t.trial_id for t in e.pareto.front]
+        points = {str(p["trial_id"]): p for p in (recorded or {}).get("front", [])}
+        return [self._trial(t, points.get(t.trial_id)) for t in e.trials if t.trial_id in ids]
+
+    def _trial(self, trial, recorded: dict[str, Any] | None) -> BestTrial:
+        """A trial at its best epoch, as summary.json `recorded` it (or by the same rule, read now)."""
+        e = self.experiment
         row = e.best_epoch(trial)
         epoch = recorded.get("epoch") if recorded else (row or {}).get("epoch")
         value = recorded[e.metric] if recorded else e.best_value(trial)
         tests = {k: v for k, v in (recorded or {}).items() if k.startswith("test_")}
         checkpoint = (recorded or {}).get("checkpoint") or checkpoint_path(e, trial)
-        return BestTrial(trial.trial_id, e.shown_config(trial), e.metric, value, epoch, tests, checkpoint, self)
+        point = e.pareto.point(trial) if e.multi_objective else None
+        return BestTrial(trial.trial_id, e.shown_config(trial), e.metric, value, epoch, tests, checkpoint, self,
+                         dict(point.values) if point else {})
 
     @cached_property
     def trials(self) -> pd.DataFrame:
@@ -136,19 +162,21 @@ class Results:
             write_html([self.experiment], self.trials, Path(html))
         return render([self.experiment], self.trials, format)
 
-    def export(self, folder: str | Path, model: Any = None) -> list[Path]:
+    def export(self, folder: str | Path, model: Any = None, trial: str | None = None) -> list[Path]:
         """What `raytune-app best --export` writes (model.pt, config.json, scores.json) into `folder`; never over
-        an earlier export. `model`: as for BestTrial.load_model."""
+        an earlier export. `model`: as for BestTrial.load_model; `trial`: another trial's id (at its best
+        epoch) than the best's."""
         from raytune_app.results.export import export, load_best
 
-        return export(load_best(self.path, spec=self._spec_for(model)), Path(folder))
+        return export(load_best(self.path, spec=self._spec_for(model), trial_id=trial), Path(folder))
 
-    def evaluate(self, data: str | Path, model: Any = None) -> dict[str, Any]:
-        """The best model scored on new data (a .npz with X and y, or a .csv with the label column), as
-        `raytune-app evaluate` scores it: {metric name: value, "rows": n}."""
+    def evaluate(self, data: str | Path, model: Any = None, trial: str | None = None) -> dict[str, Any]:
+        """The best model (or trial `trial`'s, at its best epoch) scored on new data (a .npz with X and y, or a
+        .csv with the label column), as `raytune-app evaluate` scores it: {metric name: value, "rows": n}."""
         from raytune_app.results.export import evaluate_file, load_best
 
-        name, value, rows = evaluate_file(load_best(self.path, spec=self._spec_for(model)), str(data))
+        name, value, rows = evaluate_file(load_best(self.path, spec=self._spec_for(model), trial_id=trial),
+                                          str(data))
         return {name: value, "rows": rows}
 
     # ------------------------------------------------------------------------------------ what rebuilds models

@@ -1,5 +1,6 @@
 """Which checkpoints an experiment keeps: each trial's best `keep_checkpoints` by the one rule for best
-(best.py: the checkpoint summary.json names is always the first of them), and its latest: the one Ray's saved
+(best.py: the checkpoint summary.json names is always the first of them; with several objectives so is each
+trial's Pareto point, its best epoch by the primary, front.py), and its latest: the one Ray's saved
 experiment state names, which a resume starts the trial from.
 
 Ray's own `CheckpointConfig(num_to_keep)` deletes a checkpoint as soon as a newer one arrives, while the

@@ -122,7 +122,7 @@ def describe(spec: ExperimentSpec) -> str:
     workers = spec.resources.workers_per_trial
     return (f"{spec.trial_count} trials x {spec.max_epochs} epochs, {spec.scheduler.name} + {spec.search.name}, "
             + (f"each data-parallel over {workers} workers, " if workers > 1 else "")
-            + f"{what}, optimising {spec.metric} ({spec.mode}); "
+            + f"{what}, optimising {', '.join(f'{o.name} ({o.mode})' for o in spec.objectives)}; "
             f"searching {', '.join(sampled) or 'nothing'}")
 
 
@@ -142,6 +142,14 @@ def _test_scores(spec: ExperimentSpec, dataset):
 
         return lambda experiment, trial, checkpoint: reported_test_scores(experiment, trial)
     return lambda experiment, trial, checkpoint: held_out_scores(spec, dataset, trial, checkpoint)
+
+
+def _log_front_ranks(path: str) -> None:
+    """Several objectives: each trial's front rank for TensorBoard's HParams (tensorboard.log_front_ranks)."""
+    from raytune_app.results.reader import load_experiment
+    from raytune_app.tuner.callbacks.tensorboard import log_front_ranks
+
+    log_front_ranks(load_experiment(path))
 
 
 def run(tuner, spec: ExperimentSpec, dataset, path: str, conn: Connection) -> Outcome:
@@ -165,6 +173,8 @@ def run(tuner, spec: ExperimentSpec, dataset, path: str, conn: Connection) -> Ou
     mark_errored(path, errored)  # so that `resume --restart-errored` starts them over (see there)
     shapes = None if spec.data.on_workers else model_io(dataset)  # (the driver holds only a sample of such data)
     summary = summarize(path, spec, errored, _test_scores(spec, dataset), shapes)
+    if spec.multi_objective:
+        _log_front_ranks(path)
     if spec.scheduler.name != "pbt":  # PBT hands checkpoints from trial to trial: all of them stay
         prune(path, spec.metric, spec.mode, spec.keep_checkpoints)
     record_end(path)
@@ -268,20 +278,30 @@ def _state(path: str) -> str:
     return state
 
 
+def _history(warm: list[str], spec: ExperimentSpec, source: str):
+    """The earlier experiments' trials for the searcher: HyperOpt's points, or Optuna's trials (any number of
+    objectives, optuna_study.py)."""
+    if spec.search.name == "optuna":
+        from raytune_app.tuner.optuna_study import load_optuna_history
+
+        return load_optuna_history(warm, spec, source)
+    from raytune_app.tuner.warm_start import load_history
+
+    return load_history(warm, spec.params, spec.metric, source)
+
+
 def _fresh(spec: ExperimentSpec, source: str, conn: Connection, path: str, warm: list[str]) -> Outcome:
     """A new run of the experiment at `path`; what a start-up that was stopped left there is set aside."""
     from raytune_app.results.wall_time import record_start
     from raytune_app.run.restore import ABANDONED, set_aside_partial_start
     from raytune_app.spec.saved import save_spec
 
-    if warm and spec.search.name != "hyperopt":
-        raise InputError([f"{source}: search: a warm start needs `search: hyperopt` "
-                          f"(random and grid search do not learn from earlier trials)"], file=source)
+    if warm and spec.search.name not in ("hyperopt", "optuna"):
+        raise InputError([f"{source}: search: a warm start needs `search: hyperopt` or `optuna` "
+                          f"({spec.search.name} search does not learn from earlier trials)"], file=source)
     history = None
     if warm:
-        from raytune_app.tuner.warm_start import load_history
-
-        history = load_history(warm, spec.params, spec.metric, source)
+        history = _history(warm, spec, source)
         spec = revalidated(spec, source, warm_start=WarmStartSpec(
             sources=list(history.sources), points=len(history.points), skipped=history.skipped))
     _check_code_objects(spec, source)

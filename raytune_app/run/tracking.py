@@ -3,7 +3,9 @@ experiment named after ours. Without a URI nothing here imports MLflow, and it s
 
 While the run goes on, Ray's MLflowLoggerCallback (as tuner/callbacks/mlflow_runs.TrialRuns) logs each trial's params and
 per-epoch metrics. When the invocation ends, `record_outcome` tags each run with the trial's status from
-summary.json and whether it is the best trial, and uploads the best trial's checkpoint as an artifact.
+summary.json and whether it is the best trial (with several objectives: the selected one, each run also tagged
+with its front rank and feasibility, its point's objectives logged as `point/NAME`), and uploads the best
+trial's checkpoint as an artifact.
 """
 
 from __future__ import annotations
@@ -21,6 +23,8 @@ log = logging.getLogger(__name__)
 STATUS_TAG = "raytune_app.status"
 BEST_TAG = "raytune_app.best"
 CHECKPOINT_TAG = "raytune_app.best_checkpoint"  # which checkpoint the artifact holds
+FRONT_RANK_TAG = "raytune_app.front_rank"  # several objectives: 0 on the Pareto front
+FEASIBLE_TAG = "raytune_app.feasible"
 ARTIFACT_PATH = "best_checkpoint"
 # MLflow's run status for a trial's status at the end of an invocation
 RUN_STATUS = {"error": "FAILED", "unfinished": "KILLED", "running": "RUNNING", "not_started": "KILLED"}
@@ -67,6 +71,30 @@ def record_outcome(spec: ExperimentSpec, path: str) -> None:
         log.warning(f"MLflow: could not record the outcome at {spec.tracking.mlflow}: {exc}")
 
 
+def _front_tags(e, t) -> list:
+    """Several objectives: the trial's front rank (`infeasible` when it breaks a constraint) and feasibility."""
+    from mlflow.entities import RunTag
+
+    point = e.pareto.point(t) if e.multi_objective else None
+    if point is None:
+        return []
+    rank = "infeasible" if point.rank is None else str(point.rank)
+    return [RunTag(FRONT_RANK_TAG, rank), RunTag(FEASIBLE_TAG, str(point.feasible).lower())]
+
+
+def _point_metrics(e, t) -> list:
+    """Several objectives: each objective's value at the trial's point (`point/NAME`, stepped by its epoch), as
+    summary.json and trials.csv give it (the per-epoch values are logged while it trains)."""
+    from mlflow.entities import Metric
+
+    point = e.pareto.point(t) if e.multi_objective else None
+    if point is None:
+        return []
+    step, when = int(point.row.get("epoch") or 0), int(float(point.row.get("timestamp") or 0) * 1000)
+    return [Metric(f"point/{name}", float(value), when, step) for name, value in point.values.items()
+            if value is not None]
+
+
 def _record(uri: str, name: str, path: str) -> None:
     from mlflow.entities import RunTag
 
@@ -86,7 +114,8 @@ def _record(uri: str, name: str, path: str) -> None:
         if run is None:  # never started: Ray made no run for it
             continue
         is_best = best is not None and t.trial_id == best.trial_id
-        tracker.log_batch(run.info.run_id, tags=[RunTag(STATUS_TAG, t.status), RunTag(BEST_TAG, str(is_best).lower())])
+        tracker.log_batch(run.info.run_id, tags=[RunTag(STATUS_TAG, t.status), RunTag(BEST_TAG, str(is_best).lower()),
+                                                 *_front_tags(e, t)], metrics=_point_metrics(e, t))
         status = RUN_STATUS.get(t.status, "FINISHED")
         if run.info.status == "RUNNING" and status != "RUNNING":
             tracker.set_terminated(run.info.run_id, status)

@@ -23,13 +23,17 @@ def check_model(spec, dataset, source: str) -> None:
 
 
 def missing_metric_problem(spec, results: Iterable[Any]) -> str | None:
-    """The run's failure when a trial's first report lacked the metric: one line naming what it reported."""
+    """The run's failure when a trial's first report lacked the metric (or an objective): one line naming what
+    it reported."""
     for result in results:
         reported = (result.metrics or {}).get(MISSING_METRIC)
         if reported:
-            return (f"{spec.source}: trainable: the first report of {code_name(spec.trainable)} has no {spec.metric!r} (the "
-                    f"experiment's metric); it reported: {reported}. Report it with "
-                    f"tune.report({{{spec.metric!r}: ...}}) or set `metric` to one of those")
+            names = reported.split(", ")
+            metric = next((o.name for o in spec.objectives if o.name not in names), spec.metric)
+            what, instead = ("one of the experiment's objectives", "`objectives` to metrics it reports") \
+                if spec.multi_objective else ("the experiment's metric", "`metric` to one of those")
+            return (f"{spec.source}: trainable: the first report of {code_name(spec.trainable)} has no {metric!r} "
+                    f"({what}); it reported: {reported}. Report it with tune.report({{{metric!r}: ...}}) or set {instead}")
     return None
 
 

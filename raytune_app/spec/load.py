@@ -9,20 +9,22 @@ from __future__ import annotations
 import math
 import os
 import re
+import typing
 from pathlib import Path
 from typing import Annotated, Any, Callable, Literal, Mapping, Union
 
 import yaml
-from pydantic import (BaseModel, ConfigDict, Field, PlainSerializer, ValidationError, field_validator,
-                      model_validator)
+from pydantic import (BaseModel, ConfigDict, Field, PlainSerializer, ValidationError, ValidationInfo,
+                      field_validator, model_validator)
 from pydantic.json_schema import SkipJsonSchema
 
 from raytune_app.data import datasets as data_mod
 from raytune_app.errors import InputError, did_you_mean
 from raytune_app.spec.hyperparams import ACTIVATIONS, CNN_ONLY, OPTIMIZERS, Hyperparams
-from raytune_app.spec.metrics import METRICS, direction
+from raytune_app.spec.metrics import METRICS, SECONDARY, direction
 from raytune_app.spec.names import SCHEDULERS, SEARCHERS
-from raytune_app.spec.options import (FLAT_ONLY, HYPERBAND_HANG, HYPERBANDS, LEARNING, PAIRED, RESERVED,
+from raytune_app.spec.options import (FLAT_ONLY, HYPERBAND_HANG, HYPERBANDS, LEARNING, OPTUNA_SAMPLERS, PAIRED,
+                                      RESERVED,
                                       SAMPLER_OPTIONS, SCHEDULER_OPTIONS, SEARCHER_OPTIONS, pbt_mutations,
                                       scheduler_kwargs)
 from raytune_app.spec.space import Param, parse_space
@@ -199,12 +201,74 @@ class GpuPackingSpec(_Strict):
     largest_config: dict[str, Any] | None = None
 
 
+# ---------------------------------------------------------------- several objectives (issue 28): the file's models
+
+
+class ObjectiveSpec(_Strict):
+    """One objective: a metric, and whether it is better larger (max) or smaller (min)."""
+
+    name: str = Field(description="A metric the built-in trainer reports (val_accuracy, val_loss, train_loss, "
+                                   "val_rmse; after the first: param_count, flops_per_sample, latency_ms, "
+                                   "train_seconds) or one your training function reports")
+    mode: Literal["min", "max"] = Field(description="max: larger is better; min: smaller is better")
+
+
+class LimitSpec(_Strict):
+    """A limit on a metric's value: at most `le`, or at least `ge` (one of the two)."""
+
+    name: str = Field(description="The metric")
+    le: float | None = Field(None, description="At most this value")
+    ge: float | None = Field(None, description="At least this value")
+
+    @model_validator(mode="after")
+    def _one_bound(self):
+        if (self.le is None) == (self.ge is None):
+            raise ValueError("give one of le (at most) and ge (at least)")
+        return self
+
+
+class SelectSpec(_Strict):
+    """Several objectives: the rule that picks the one model of the Pareto front that commands such as `best` and
+    `evaluate` use. By default the front's best primary objective; with `limits`, the best primary among the
+    front's models within the limits; with `weights`, the best weighted sum of the objectives, each scaled to
+    [0, 1] over the front (1 the best)."""
+
+    limits: list[LimitSpec] = Field([], description="Limits on objectives ({name, le: value} or {name, ge: "
+                                                    "value}) within which the best primary is picked")
+    weights: dict[str, float] = Field({}, description="A weight (0 or more) per objective: the front's model "
+                                                      "with the best weighted sum of scaled objectives is picked")
+
+    @model_validator(mode="after")
+    def _one_rule(self):
+        if self.limits and self.weights:
+            raise ValueError("give limits or weights, not both")
+        if self.weights and (min(self.weights.values()) < 0 or not any(self.weights.values())):
+            raise ValueError("weights must be 0 or more, one of them above 0")
+        return self
+
+
+def _with_primary(raw: Any) -> Any:
+    """A file gives metric and mode, or objectives: the spec holds both, metric and mode being the first
+    objective's (the primary). Only values that can pass are copied: the key the user wrote names any problem."""
+    if not isinstance(raw, Mapping):
+        return raw
+    objectives = raw.get("objectives")
+    if objectives is None and isinstance(raw.get("metric"), str) and raw.get("mode") in ("min", "max"):
+        return {**raw, "objectives": [{"name": raw["metric"], "mode": raw["mode"]}]}
+    if isinstance(objectives, list) and objectives and "metric" not in raw and "mode" not in raw:
+        first = objectives[0] if isinstance(objectives[0], Mapping) else {}
+        name, mode = first.get("name"), first.get("mode")
+        return {**raw, "metric": name if isinstance(name, str) else "", "mode": mode if mode in ("min", "max") else "max"}
+    return raw
+
+
 class ExperimentSpec(_Strict):
     """A validated experiment: what to train, how to search, and with what budget."""
 
     name: str = Field(description="The experiment's folder under storage (default: the file's name, with - for _)")
     metric: str = Field(description="What schedulers and searchers optimise: val_accuracy, val_loss or train_loss "
-                                    "(val_rmse for regression), or a metric your training function reports")
+                                    "(val_rmse for regression), or a metric your training function reports "
+                                    "(or give objectives instead of metric and mode)")
     mode: Literal["min", "max"] = Field(description="Whether metric is better when larger (max) or smaller (min)")
     max_epochs: int = Field(10, gt=0, strict=True, description="Epochs of one trial at most (your training "
                                                                "function: reports); the schedulers' max_t")
@@ -243,6 +307,41 @@ class ExperimentSpec(_Strict):
     warm_start: WarmStartSpec | None = None  # set by --warm-start / extend, not in files
     extends: str | None = None
     code_dir: str = ""  # the experiment file's folder: where the user's code is found (and what ships to nodes)
+
+    # several objectives (issue 28): `objectives` instead of metric and mode (a file with those has one objective)
+    objectives: list[ObjectiveSpec] = Field(
+        [], min_length=1, description="Several objectives instead of metric and mode: a list of {name, mode}. The "
+                                      "first is the primary: it ranks a trial's epochs, and schedulers that rank one "
+                                      "metric use it")
+    constraints: list[LimitSpec] = Field([], description="Several objectives: limits ({name, le: value} or {name, "
+                                                         "ge: value}) that a trial must meet to enter the Pareto "
+                                                         "front")
+    select: SelectSpec = Field(SelectSpec(), description="Several objectives: how the one model is picked from the "
+                                                         "Pareto front")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _primary(cls, raw: Any) -> Any:
+        return _with_primary(raw)
+
+    @field_validator("objectives")
+    @classmethod
+    def _first_is_primary(cls, v: list[ObjectiveSpec], info: ValidationInfo) -> list[ObjectiveSpec]:
+        metric, mode = info.data.get("metric"), info.data.get("mode")
+        if v and (v[0].name, v[0].mode) != (metric, mode):
+            raise ValueError(f"give either objectives or metric and mode, not both (the first objective is the "
+                             f"metric: {v[0].name} {v[0].mode}, got {metric} {mode})")
+        return v
+
+    @property
+    def multi_objective(self) -> bool:
+        return len(self.objectives) > 1
+
+    @property
+    def secondary_metrics(self) -> tuple[str, ...]:
+        """What the built-in loop measures of each trial's model because an objective or constraint names it."""
+        named = {o.name for o in self.objectives} | {c.name for c in self.constraints}
+        return () if self.trainable else tuple(m for m in SECONDARY if m in named)
 
     @field_validator("model")
     @classmethod
@@ -295,13 +394,16 @@ class ExperimentSpec(_Strict):
 def _pydantic_problems(exc: ValidationError) -> list[tuple[str, str]]:
     out = []
     for err in exc.errors():
-        loc = [str(p) for p in err["loc"] if not str(p).startswith(("function-", "literal["))]
-        key = ".".join(loc) or "(file)"
+        loc = [p if isinstance(p, int) else str(p) for p in err["loc"]
+               if not str(p).startswith(("function-", "literal["))]
+        key = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in loc).lstrip(".") or "(file)"
+        loc = [p for p in loc if not isinstance(p, int)]  # a list's item (objectives[1]) has its list's model
         if err["type"] == "extra_forbidden":
             model: Any = ExperimentSpec
             for part in loc[:-1]:  # walk down to the section holding the unknown key
                 field = getattr(model, "model_fields", {}).get(part)
                 model = field.annotation if field is not None else None
+                model = typing.get_args(model)[0] if typing.get_origin(model) is list else model
             known = [k for k in getattr(model, "model_fields", {}) if k not in INTERNAL_FIELDS]
             out.append((key, f"unknown key{did_you_mean(loc[-1], known)}"))
         elif err["type"] == "literal_error":
@@ -440,12 +542,99 @@ def _cross_problems(spec: ExperimentSpec) -> list[tuple[str, str]]:
     return problems
 
 
+# ------------------------------------------------------------- several objectives (issue 28): the file's checks
+# the searchers and schedulers that rank one number: Ray's HyperOpt and BOHB searchers take one metric, PBT copies
+# the weights of the trials best by one metric, and HyperBandForBOHB works only with BOHB
+ONE_METRIC_SEARCHERS = ("hyperopt", "bohb")
+ONE_METRIC_SCHEDULERS = ("pbt", "hb_bohb")
+
+
+def _objective_problems(spec: ExperimentSpec) -> list[tuple[str, str]]:
+    """Objectives after the primary (which _cross_problems checks as `metric`), constraints, select, and the
+    searchers and schedulers that several objectives allow."""
+    problems = []
+    reported = set(METRICS.get(spec.task, {m for ms in METRICS.values() for m in ms})) | set(SECONDARY)
+    names = [o.name for o in spec.objectives]
+    for i, o in enumerate(spec.objectives[1:], 1):
+        if o.name in names[:i]:
+            problems.append((f"objectives[{i}].name", f"{o.name!r} is listed twice"))
+        elif not spec.trainable and o.name not in reported:
+            problems.append((f"objectives[{i}].name", f"{o.name!r} is not a metric the trainer reports"
+                                                      f"{f' for {spec.task} data' if spec.task else ''}; one of "
+                                                      f"{', '.join(sorted(reported))}{did_you_mean(o.name, reported)}"))
+        elif o.name in reported and o.mode != direction(o.name):
+            problems.append((f"objectives[{i}].mode", f"{o.name} should be optimised with mode "
+                                                      f"{direction(o.name)!r}, got {o.mode!r}"))
+    for i, c in enumerate(spec.constraints):
+        if not spec.trainable and c.name not in reported:
+            problems.append((f"constraints[{i}].name", f"{c.name!r} is not a metric the trainer reports; one of "
+                                                       f"{', '.join(sorted(reported))}{did_you_mean(c.name, reported)}"))
+    for key, named in [(f"select.limits[{i}].name", limit.name) for i, limit in enumerate(spec.select.limits)] + \
+                      [(f"select.weights.{name}", name) for name in spec.select.weights]:
+        if named not in names:
+            problems.append((key, f"{named!r} is not an objective; one of {', '.join(names)}"))
+    if not spec.multi_objective:
+        written = [k for k in ("constraints", "select") if getattr(spec, k) != ExperimentSpec.model_fields[k].default]
+        return problems + [(k, "needs several objectives (`objectives:` with two or more)") for k in written]
+    alternatives = "optuna (sampler tpe, nsga2 or gp), random or grid"
+    if spec.search.name in ONE_METRIC_SEARCHERS:
+        problems.append(("search", f"{spec.search.name} optimises one metric; with several objectives use "
+                                   f"{alternatives}"))
+    if spec.scheduler.name in ONE_METRIC_SCHEDULERS:
+        problems.append(("scheduler", f"{spec.scheduler.name} ranks trials by one metric; with several objectives "
+                                      "use pareto_asha or fifo (or asha, hyperband, median on the primary alone)"))
+    if "evaluated_rewards" in spec.search.options:
+        problems.append(("search.evaluated_rewards", "Ray's OptunaSearch takes one value per point; with several "
+                                                     "objectives warm-start from earlier experiments instead "
+                                                     "(--warm-start, extend)"))
+    return problems
+
+
+def _sampler_problems(spec: ExperimentSpec) -> list[tuple[str, str]]:
+    """`search: {name: optuna, sampler: NAME, ...}`: a sampler Optuna has, the options of that sampler, and a
+    population that NSGA-II can breed generations of within the trials."""
+    options = spec.search.options
+    if spec.search.name != "optuna":
+        return []
+    sampler = options.get("sampler", "tpe")
+    if sampler not in OPTUNA_SAMPLERS:
+        return [("search.sampler", f"must be one of {', '.join(OPTUNA_SAMPLERS)}, got {sampler!r}"
+                                   f"{did_you_mean(sampler, OPTUNA_SAMPLERS)}")]
+    others = {o for s, opts in OPTUNA_SAMPLERS.items() if s != sampler for o in opts} - set(OPTUNA_SAMPLERS[sampler])
+    problems = [(f"search.{k}", f"not an option of Optuna's {sampler} sampler (one of "
+                                f"{', '.join(OPTUNA_SAMPLERS[sampler])})") for k in options if k in others]
+    population = options.get("population_size")
+    if sampler == "nsga2" and isinstance(population, int) and 2 * population > spec.trial_count:
+        problems.append(("search.population_size", f"NSGA-II breeds each generation of {population} trials from "
+                                                   f"the one before: it needs {2 * population} trials or more, "
+                                                   f"num_samples gives {spec.trial_count}"))
+    return problems
+
+
+def _primary_keys(problems: list[tuple[str, str]], raw: Mapping[str, Any]) -> list[tuple[str, str]]:
+    """Problems of `metric` and `mode` named by the key the file wrote: the first objective's."""
+    if "objectives" not in raw or {"metric", "mode"} & set(raw):
+        return problems
+    keys = {"metric": "objectives[0].name", "mode": "objectives[0].mode"}
+    return [(keys.get(k, k), m) for k, m in problems]
+
+
+def _objective_defaults(raw: dict[str, Any]) -> None:
+    """With several objectives, a file that names no searcher or scheduler gets ones that keep the front:
+    Optuna's TPE (the default HyperOpt takes one metric) and pareto_asha (ASHA ranks one metric)."""
+    if isinstance(raw.get("objectives"), list) and len(raw["objectives"]) > 1:
+        raw.setdefault("search", "optuna")
+        raw.setdefault("scheduler", "pareto_asha")
+
+
 def _written_problems(raw: Mapping[str, Any]) -> list[tuple[str, str]]:
     """Keys written together that exclude each other (the saved spec holds every key: checked on files only)."""
     problems = []
     data = raw.get("data") if isinstance(raw.get("data"), Mapping) else {}
     if data.get("loader") and "dataset" in data:
         problems.append(("data", "give either dataset or loader, not both"))
+    if "objectives" in raw and {"metric", "mode"} & set(raw):
+        problems.append(("objectives", "give either objectives or metric and mode, not both"))
     if raw.get("trainable") and {"model", "data"} & set(raw):
         problems.append(("trainable", "a training function builds its own model and loads its own data: "
                                       "remove `model` and `data`"))
@@ -576,6 +765,7 @@ def load_spec(source: Any, overrides: Mapping[str, Any] | None = None) -> Experi
     if isinstance(scheduler, dict) and scheduler.get("name") in ("pbt", "hb_bohb") and "search" not in raw:
         # PBT explores by itself (Ray refuses it with a searcher); HyperBandForBOHB works only with TuneBOHB
         raw["search"] = {"pbt": "random", "hb_bohb": "bohb"}[scheduler["name"]]
+    _objective_defaults(raw)
     for key in INTERNAL_FIELDS:
         raw.pop(key, None)
     raw["source"] = label
@@ -593,6 +783,7 @@ def load_spec(source: Any, overrides: Mapping[str, Any] | None = None) -> Experi
     params, problems = parse_space(spec.space)
     problems += (_space_problems(spec, params) + _cross_problems(spec) + _scheduler_problems(spec)
                  + _written_problems(raw) + _resource_problems(spec))
+    problems = _primary_keys(problems, raw) + _objective_problems(spec) + _sampler_problems(spec)
     problems = _with_non_finite(problems, raw)
     if spec.user_code and not problems:
         from raytune_app.spec.user_code import user_code_problems

@@ -13,6 +13,9 @@ METRICS = {
     "classification": ("val_accuracy", "val_loss", "train_loss"),
     "regression": ("val_rmse", "val_loss", "train_loss"),
 }
+# what the built-in loop measures of a trial's model besides its scores, reported in every result when an objective
+# or a constraint names it (trial/costs.py): its size, its cost per prediction, and the training time so far
+SECONDARY = ("param_count", "flops_per_sample", "latency_ms", "train_seconds")
 # the best checkpoint's score on the held-out split, by task
 TEST_METRIC = {"classification": "test_accuracy", "regression": "test_rmse"}
 # what a task's model is scored by on new data (evaluate, the held-out test)

@@ -17,6 +17,7 @@ SCHEDULER_OPTIONS = {
             "resample_probability", "perturbation_factors", "log_config", "require_attrs", "synch"),
     "fifo": (),
     "hb_bohb": ("time_attr", "max_t", "reduction_factor", "stop_last_trials"),
+    "pareto_asha": ("time_attr", "max_t", "grace_period", "reduction_factor"),  # tuner/pareto_asha.py
 }
 SEARCHER_OPTIONS = {
     "hyperopt": ("points_to_evaluate", "n_initial_points", "gamma"),
@@ -27,8 +28,14 @@ SEARCHER_OPTIONS = {
 }
 # options of the optimiser inside Ray's searcher, given in the same `search:` mapping: Optuna's TPESampler
 # (Ray's OptunaSearch takes it as an object) and hpbandster's BOHB (TuneBOHB's `bohb_config`)
+# Optuna's samplers that `search: {name: optuna, sampler: NAME}` picks (tpe unless set), and the options of each
+OPTUNA_SAMPLERS = {
+    "tpe": ("n_startup_trials", "n_ei_candidates", "multivariate", "group", "constant_liar"),
+    "nsga2": ("population_size", "mutation_prob", "crossover_prob", "swapping_prob"),
+    "gp": ("n_startup_trials", "deterministic_objective"),
+}
 SAMPLER_OPTIONS = {
-    "optuna": ("n_startup_trials", "n_ei_candidates", "multivariate", "group", "constant_liar"),
+    "optuna": ("sampler", *dict.fromkeys(o for options in OPTUNA_SAMPLERS.values() for o in options)),
     "bohb": ("min_points_in_model", "top_n_percent", "num_samples", "random_fraction", "bandwidth_factor",
              "min_bandwidth"),
 }
@@ -43,6 +50,7 @@ FLAT_ONLY = ("optuna", "bohb")
 RESERVED = {
     "space": "space", "random_state_seed": "seed", "random_state": "seed", "max_concurrent": "max_concurrent",
     "metric": "metric", "mode": "mode", "seed": "seed", "custom_explore_fn": "(a Python function: not from a file)",
+    "objectives": "objectives", "constraints": "constraints",
 }
 # what PBT may change in a running trial: nothing that changes the weights' shapes
 PBT_MUTABLE = ("lr", "weight_decay", "momentum", "dropout", "batch_size")
@@ -71,7 +79,7 @@ def scheduler_kwargs(spec) -> dict[str, Any]:
     """Defaults tied to the experiment's budget, overridden by the file's options."""
     name = spec.scheduler.name
     defaults: dict[str, Any] = {"time_attr": "training_iteration"}
-    if name == "asha":
+    if name in ("asha", "pareto_asha"):
         defaults |= {"max_t": spec.max_epochs, "grace_period": 1, "reduction_factor": 3}
     elif name in HYPERBANDS:  # stop_last_trials: see HYPERBAND_HANG
         defaults |= {"max_t": spec.max_epochs, "reduction_factor": 3, "stop_last_trials": False}
@@ -85,10 +93,21 @@ def scheduler_kwargs(spec) -> dict[str, Any]:
 
 
 def searcher_kwargs(spec) -> tuple[dict[str, Any], dict[str, Any]]:
-    """The file's search options split into those of Ray's searcher and those of the sampler inside it."""
+    """The file's search options split into those of Ray's searcher and those of the sampler inside it (for
+    optuna, `sampler` names Optuna's sampler: tpe unless set)."""
     inner = SAMPLER_OPTIONS.get(spec.search.name, ())
     options = spec.search.options
     return ({k: v for k, v in options.items() if k not in inner}, {k: v for k, v in options.items() if k in inner})
+
+
+def optuna_sampler(spec) -> tuple[str, dict[str, Any]]:
+    """The Optuna sampler a `search: optuna` names and its options, with defaults tied to the budget: NSGA-II's
+    population is a quarter of the trials (at most Optuna's 50, at least 2), so that it breeds four generations."""
+    options = searcher_kwargs(spec)[1]
+    name = options.pop("sampler", "tpe")
+    if name == "nsga2":
+        options.setdefault("population_size", max(2, min(50, spec.trial_count // 4)))
+    return name, options
 
 
 def pbt_mutations(spec) -> dict[str, Any]:

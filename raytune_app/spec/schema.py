@@ -25,6 +25,9 @@ NAME_PATTERN = "^[A-Za-z0-9][A-Za-z0-9._-]*$"  # ExperimentSpec._safe_name
 DRAFT = "http://json-schema.org/draft-07/schema#"  # the draft editors' YAML and JSON support reads most widely
 
 _NOT_A_MAPPING = {"not": {"type": "object"}}
+# several objectives (issue 28): the models of their keys, and a file gives metric and mode or objectives, not both
+OBJECTIVE_MODELS = ("ObjectiveSpec", "LimitSpec", "SelectSpec")
+ONE_OBJECTIVE_OR_SEVERAL = {"oneOf": [{"required": ["metric", "mode"]}, {"required": ["objectives"]}]}
 _BOUNDS = {"uniform": "number", "loguniform": "number", "quniform": "number", "int": "integer", "logint": "integer"}
 
 
@@ -79,7 +82,7 @@ def experiment_schema() -> dict[str, Any]:
     fields = ExperimentSpec.model_fields
     props = {k: v for k, v in schema["properties"].items() if k not in INTERNAL_FIELDS}
     props["name"] |= {"pattern": NAME_PATTERN}
-    for section in ("data", "resources", "tracking"):  # each key has its own default
+    for section in ("data", "resources", "tracking", "select"):  # each key has its own default
         props[section].pop("default")
     defs["DataSpec"]["properties"] = {k: v for k, v in defs["DataSpec"]["properties"].items()
                                       if k not in INTERNAL_FIELDS}
@@ -91,13 +94,14 @@ def experiment_schema() -> dict[str, Any]:
     props["space"] = {"description": fields["space"].description, "type": "object",
                       "properties": {n: _hyperparameter(n) for n in Hyperparams.__dataclass_fields__ if n != "extra"},
                       "additionalProperties": {"$ref": "#/definitions/SpaceEntry"}}
-    used = {k: v for k, v in defs.items() if k in ("DataSpec", "ResourcesSpec", "TrackingSpec")}
+    used = {k: v for k, v in defs.items() if k in ("DataSpec", "ResourcesSpec", "TrackingSpec", *OBJECTIVE_MODELS)}
     for section in (props, *(d["properties"] for d in used.values())):
         for prop in section.values():
             prop.pop("title", None)  # pydantic's "Max Epochs" for max_epochs: the key says it better
     return {"$schema": DRAFT, "title": "raytune-app experiment file", "description": schema["description"],
-            "type": "object", "properties": props, "required": [k for k in schema["required"] if k != "name"],
-            "additionalProperties": False, "definitions": used | _space_definitions()}
+            "type": "object", "properties": props,
+            "required": [k for k in schema["required"] if k not in ("name", "metric", "mode")],
+            **ONE_OBJECTIVE_OR_SEVERAL, "additionalProperties": False, "definitions": used | _space_definitions()}
 
 
 def schema_text() -> str:

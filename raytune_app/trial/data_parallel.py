@@ -36,6 +36,7 @@ from raytune_app.data.datasets import Dataset
 from raytune_app.spec.hyperparams import Hyperparams
 from raytune_app.trial.best_so_far import DriversBest
 from raytune_app.trial.checkpoint import save_checkpoint
+from raytune_app.trial.costs import TrialCosts
 from raytune_app.trial.loop import evaluate, train_epoch
 from raytune_app.trial.models import build_optimizer
 from raytune_app.trial.user_model import build_trial_model
@@ -174,6 +175,7 @@ def train_worker(loop_config: dict) -> None:
         if loop_config["checkpoint"] else 1
 
     X_train, y_train, X_val, y_val = (as_tensor(a, device) for a in (data.X_train, data.y_train, data.X_val, data.y_val))
+    costs = TrialCosts(trial.secondary, model, X_val[:1], loop_config["checkpoint"])
     where = {"worker_pid": os.getpid(), "worker_node": _node_address()}
     best = DriversBest()  # rank 0 decides which epochs to save
     for epoch in range(first_epoch, trial.max_epochs + 1):
@@ -183,7 +185,8 @@ def train_worker(loop_config: dict) -> None:
         train_loss = _mean_over_workers(
             train_epoch(ddp, optimizer, X_train, y_train, data, hp.batch_size, gen, rank, world), device)
         metrics = epoch_metrics(epoch, train_loss, evaluate(model, X_val, y_val, data), data.task, started) | where
+        metrics |= costs.after_epoch(metrics["epoch_time_s"])
         save = (lambda folder: save_checkpoint(folder, model, optimizer, epoch, gen, device)) \
             if rank == 0 and trial.checkpoints.due(epoch, metrics, best.known()) else None
-        if not report_epoch(ray.train.report, metrics, save, ray.train.Checkpoint):
+        if not report_epoch(ray.train.report, metrics, costs.saving(save), ray.train.Checkpoint):
             return

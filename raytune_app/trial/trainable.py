@@ -27,6 +27,7 @@ from raytune_app.spec.hyperparams import Hyperparams
 from raytune_app.spec.metrics import worst_value
 from raytune_app.trial.best_so_far import DriversBest
 from raytune_app.trial.checkpoint import CheckpointRule, load_checkpoint, save_checkpoint
+from raytune_app.trial.costs import TrialCosts
 from raytune_app.trial.loop import evaluate, train_epoch
 from raytune_app.trial.models import apply_hyperparams, build_optimizer
 from raytune_app.trial.user_model import build_trial_model, import_here
@@ -45,6 +46,7 @@ class TrialSettings:
     gpus_per_trial: float
     code_dir: str = ""  # the experiment's folder, for a user's model or loader
     data_spec: Any = None  # the `data:` section, when each trial calls the user's loader itself (on_workers)
+    secondary: tuple[str, ...] = ()  # the model's measurements that objectives or constraints name (costs.py)
 
 
 def trial_seed(config: Mapping[str, Any], base_seed: int) -> int:
@@ -142,6 +144,7 @@ def train_trial(config: dict, data: Dataset | None, settings: TrialSettings) -> 
         first_epoch = resume(checkpoint, model, optimizer, gen, hp, device)
 
     X_train, y_train, X_val, y_val = (as_tensor(a, device) for a in (data.X_train, data.y_train, data.X_val, data.y_val))
+    costs = TrialCosts(settings.secondary, model, X_val[:1], checkpoint)
     if first_epoch > settings.max_epochs:
         # PBT handed this trial another one's final checkpoint: nothing is left to train, so it reports that
         # model's scores as its last epoch (without a checkpoint of its own) instead of ending where it was
@@ -156,7 +159,8 @@ def train_trial(config: dict, data: Dataset | None, settings: TrialSettings) -> 
         best.ask()  # answered while the epoch trains
         train_loss = train_epoch(model, optimizer, X_train, y_train, data, hp.batch_size, gen)
         metrics = epoch_metrics(epoch, train_loss, evaluate(model, X_val, y_val, data), data.task, started)
+        metrics |= costs.after_epoch(metrics["epoch_time_s"])
         save = (lambda folder: save_checkpoint(folder, model, optimizer, epoch, gen, device)) \
             if settings.checkpoints.due(epoch, metrics, best.known()) else None
-        if not report_epoch(tune.report, metrics, save, tune.Checkpoint):
+        if not report_epoch(tune.report, metrics, costs.saving(save), tune.Checkpoint):
             return

@@ -3,8 +3,8 @@
 `train(config)` calls `ray.tune.report(...)` and `ray.tune.get_checkpoint()` as in any Ray Tune script. The
 wrapper imports it where the trial runs and sees each of its reports (ray_compat/report.py):
 - a first report without the experiment's metric (read as Ray names metrics: `{"val": {"acc": x}}` reports
-  `val/acc`) is replaced by a report that names the metrics it had and gives the metric its worst value; the
-  trial then ends, and the driver's stopper ends the run;
+  `val/acc`), or without one of several objectives, is replaced by a report that names the metrics it had and
+  gives each objective its worst value; the trial then ends, and the driver's stopper ends the run;
 - a report whose metric is NaN or infinite is marked `diverged`, with the metric's worst value and without its
   checkpoint, and the trial ends there, as a built-in trial does.
 Worst values keep schedulers and searchers sound.
@@ -36,6 +36,7 @@ class UserTrainable:
     code_dir: str
     metric: str
     mode: str  # the experiment's: a diverged or silent trial reports the metric's worst value in it
+    others: tuple[tuple[str, str], ...] = ()  # several objectives: the others' (name, mode), checked alike
 
 
 class _TrialEnds(BaseException):
@@ -43,7 +44,7 @@ class _TrialEnds(BaseException):
     `except Exception` must not swallow it)."""
 
 
-_expected: dict[str, Any] = {"metric": None, "mode": None, "checked": True}
+_expected: dict[str, Any] = {"metric": None, "mode": None, "others": (), "checked": True}
 
 
 def _diverged(value: Any) -> bool:
@@ -58,8 +59,10 @@ def checked_report(metrics: dict, *, checkpoint: tune.Checkpoint | None = None) 
     flat = flatten(metrics) if metric is not None else {}
     if metric is not None and not _expected["checked"]:
         _expected["checked"] = True
-        if metric not in flat:
-            rays_report({metric: worst_value(metric, _expected["mode"]), MISSING_METRIC: ", ".join(sorted(flat)) or "(nothing)"})
+        wanted = [(metric, _expected["mode"]), *_expected["others"]]
+        if any(name not in flat for name, _ in wanted):
+            rays_report({**{name: worst_value(name, mode) for name, mode in wanted},
+                         MISSING_METRIC: ", ".join(sorted(flat)) or "(nothing)"})
             raise _TrialEnds
     if _diverged(flat.get(metric)):
         rays_report({**flat, metric: worst_value(metric, _expected["mode"]), DIVERGED: True})
@@ -72,10 +75,10 @@ def run_user_trainable(config: dict, code: UserTrainable) -> None:
     quiet_unraisable_exit()  # Ray ends this worker with SIGTERM once the trial stops (worker_exit.py)
     route_reports(checked_report)  # before the import: `from ray.tune import report` then binds it too
     fn = import_here(code.ref, code.code_dir)
-    _expected.update(metric=code.metric, mode=code.mode, checked=False)
+    _expected.update(metric=code.metric, mode=code.mode, others=code.others, checked=False)
     try:
         fn(plain(config))
     except _TrialEnds:
         return
     finally:
-        _expected.update(metric=None, mode=None, checked=True)
+        _expected.update(metric=None, mode=None, others=(), checked=True)

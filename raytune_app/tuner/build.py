@@ -16,7 +16,7 @@ from raytune_app.tuner.callbacks.best_so_far import ShareBestSoFar
 from raytune_app.tuner.callbacks.budget import MarkBudgetCuts, budget_left
 from raytune_app.tuner.callbacks.progress import TrialProgress
 from raytune_app.tuner.callbacks.result_logs import CsvLogger, JsonLogger
-from raytune_app.tuner.callbacks.tensorboard import SCALARS, TensorBoardCallback
+from raytune_app.tuner.callbacks.tensorboard import FRONT_RANK, SCALARS, TensorBoardCallback
 from raytune_app.tuner.stoppers import stopper_for
 from raytune_app.tuner.trainables import trainable_for
 
@@ -33,6 +33,8 @@ def _callbacks(spec: ExperimentSpec, dataset: Dataset | None) -> list:
         metrics = [spec.metric]
     else:
         metrics = [m for m in SCALARS if m in METRICS[dataset.task] or m == "epoch_time_s"]
+    if spec.multi_objective:  # every objective, and the front rank written once the run ends (log_front_ranks)
+        metrics += [o.name for o in spec.objectives if o.name not in metrics] + [FRONT_RANK]
     callbacks = [MarkBudgetCuts(), CsvLogger(), JsonLogger(), TensorBoardCallback(spec.params, metrics),
                  TrialProgress(spec.metric, spec.mode, spec.trial_count, spec.max_epochs)]
     if dataset is not None:  # first, so the trials learn of a new best soonest (trial/checkpoint.py)
@@ -69,7 +71,9 @@ def build_tuner(spec: ExperimentSpec, dataset: Dataset, max_concurrent: int, his
         trainable_for(spec, dataset),
         param_space=param_space,
         tune_config=tune.TuneConfig(
-            metric=spec.metric, mode=spec.mode, search_alg=search_alg, scheduler=build_scheduler(spec),
+            # several objectives: none here, or Ray would overwrite OptunaSearch's lists with it (searchers.py)
+            metric=None if spec.multi_objective else spec.metric, mode=None if spec.multi_objective else spec.mode,
+            search_alg=search_alg, scheduler=build_scheduler(spec),
             num_samples=spec.num_samples, time_budget_s=budget_left(spec.time_budget_s, started),
             # a data-parallel trial's workers end with its actor: reusing the actor would leave them running.
             # PBT reuses them too: the epochs its trials trained twice came from asynchronous PBT, with reused

@@ -12,7 +12,7 @@ TPE proposes the rest, from the earlier trials and the points' results together.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Mapping
+from typing import Any, Iterator, Mapping
 
 from raytune_app.errors import InputError
 from raytune_app.spec.metrics import sign
@@ -65,17 +65,23 @@ def hyperopt_point(params: Mapping[str, Param], config: Mapping[str, Any], prefi
     return point
 
 
+def earlier_experiments(paths: list[str], source: str) -> Iterator[Any]:
+    """The experiments a warm start reads, one by one; InputError naming `source` and --warm-start for one that
+    cannot be read."""
+    from raytune_app.results.reader import load_experiment
+
+    for path in paths:
+        try:
+            yield load_experiment(path)
+        except InputError as exc:
+            raise InputError([f"{source}: --warm-start: {p}" for p in exc.problems]) from None
+
+
 def load_history(paths: list[str], params: Mapping[str, Param], metric: str, source: str) -> History:
     """Ended trials of earlier experiments, each with its best value by the one rule for best (best.py) and
     the config of that epoch, mapped into the new space. Reads files only: a bad path is refused before Ray starts."""
-    from raytune_app.results.reader import load_experiment
-
     points, values, skipped = [], [], 0
-    for path in paths:
-        try:
-            experiment = load_experiment(path)
-        except InputError as exc:
-            raise InputError([f"{source}: --warm-start: {p}" for p in exc.problems]) from None
+    for experiment in earlier_experiments(paths, source):
         for trial in experiment.trials:
             row = experiment.best_epoch(trial, metric)
             if trial.status not in ENDED or row is None:

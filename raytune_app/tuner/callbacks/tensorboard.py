@@ -25,6 +25,7 @@ log = logging.getLogger(__name__)
 
 FLUSH_SECS = 2  # how soon TensorBoard sees a trial's newest results
 SCALARS = ("train_loss", "val_loss", "val_accuracy", "val_rmse", "epoch_time_s")
+FRONT_RANK = "front_rank"  # several objectives: an HParams metric, written once the run has ended
 
 
 def _hparam_value(value: Any) -> bool | float | str:
@@ -168,3 +169,23 @@ class TensorBoardCallback(LoggerCallback):
             self._hand_over(self._close_all)
             self._thread.shutdown(wait=True)
             self._thread = None
+
+
+def log_front_ranks(e) -> int:
+    """Several objectives: each trial's front rank (results/front.py; -1 when it breaks a constraint) as the
+    scalar `front_rank` at its point's epoch, in its folder, once the run has ended, so that TensorBoard's HParams
+    table can sort and filter trials by it. Local folders only (TensorBoard's writer cannot write to a bucket);
+    how many trials got one."""
+    from torch.utils.tensorboard import SummaryWriter
+
+    from raytune_app import storage
+
+    written = 0
+    for point in e.pareto.points.values():
+        if not point.trial.path or storage.is_uri(point.trial.path):
+            continue
+        with SummaryWriter(log_dir=point.trial.path, filename_suffix=".front_rank") as writer:
+            writer.add_scalar(FRONT_RANK, -1 if point.rank is None else point.rank,
+                              global_step=int(point.row.get("training_iteration") or point.row.get("epoch") or 0))
+        written += 1
+    return written
