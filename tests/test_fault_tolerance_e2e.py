@@ -15,8 +15,8 @@ from conftest import (checkpointed, histories, read_json_lines, run_cli, slow_mo
                       write_experiment)
 
 # epochs of about a second whose training steps sleep (tests/slow_model.py, a user model file): time to strike
-# mid-run
-SLOW = {"scheduler": "fifo", "search": "random",
+# mid-run; a checkpoint every epoch, so that a resume reruns none (the default's bound: test_checkpoint_policy_e2e.py)
+SLOW = {"scheduler": "fifo", "search": "random", "checkpoint_every": 1,
         "space": {"lr": {"loguniform": [1e-3, 1e-2]}, "batch_size": 16, "hidden_size": 64}}
 EPOCHS = 6
 

@@ -95,7 +95,9 @@ def build_search(spec, max_concurrent: int, history=None) -> tuple[Any, dict[str
     from ray.tune.search import ConcurrencyLimiter
 
     searcher = _learning_searcher(spec, options, sampler, history)
-    if spec.search.name in ASKED_AHEAD:
+    # not with several objectives: Optuna's study is then the experiment's saved record (tuner/optuna_study.py),
+    # and a config asked ahead for a slot a stop never fills would stay in it as a RUNNING trial
+    if spec.search.name in ASKED_AHEAD and not spec.multi_objective:
         from raytune_app.tuner.suggest_ahead import SuggestAhead
 
         searcher = SuggestAhead(searcher, total=spec.trial_count)
