@@ -3,6 +3,7 @@ point, the samplers, the study saved as an Optuna journal, and warm starts throu
 
 from __future__ import annotations
 
+import cloudpickle
 import optuna
 import pytest
 import yaml
@@ -97,7 +98,9 @@ def test_each_sampler_is_seeded_and_gets_its_options(tmp_path, sampler, cls):
     for seed in (3, 3):
         search_alg = searcher(spec_of(tmp_path, seed=seed, num_samples=12, search={"name": "optuna",
                                                                                    "sampler": sampler}))
-        assert type(search_alg.searcher._sampler) is cls
+        assert isinstance(search_alg.searcher._sampler, cls)
+        # the Tuner pickles its searcher at once (NSGA-II's lock once made that a TypeError: tuner/nsga2.py)
+        search_alg = cloudpickle.loads(cloudpickle.dumps(search_alg))
         proposals.append([search_alg.suggest(f"t{i}") for i in range(3)])
     assert proposals[0] == proposals[1]
     if sampler == "nsga2":  # a quarter of the trials: four generations

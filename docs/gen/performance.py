@@ -9,6 +9,8 @@ The page marks each generated region with the runs it comes from; the text betwe
     <!-- end generated -->
     <!-- generated: scale benchmarks/results/scale-DATE.jsonl -->   (benchmarks/scale.py --out FILE)
     <!-- end generated -->
+    <!-- generated: pareto benchmarks/results/pareto-DATE.jsonl -->   (benchmarks/pareto.py --raw FILE)
+    <!-- end generated -->
 
 A new round of `compare.py --raw FILE` is shown by naming its file in the marker.
 """
@@ -79,8 +81,14 @@ def scale_tables(files: list[str]) -> str:
     return _script("scale").tables(records)
 
 
+def pareto_tables(files: list[str]) -> str:
+    """benchmarks/pareto.py's table and targets of the runs its --raw kept."""
+    records = [json.loads(line) for f in files for line in (REPO / f).read_text().splitlines() if line.strip()]
+    return _script("pareto").tables(records)
+
+
 KINDS: dict[str, Callable[[list[str]], str]] = {"compare": compare_tables, "levers": lever_tables,
-                                                "scale": scale_tables}
+                                                "scale": scale_tables, "pareto": pareto_tables}
 
 
 def render(text: str) -> str:

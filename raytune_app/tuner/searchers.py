@@ -55,7 +55,9 @@ def _optuna_sampler(spec) -> Any:
 
     name, options = optuna_sampler(spec)
     if name == "nsga2":
-        return optuna.samplers.NSGAIISampler(seed=spec.seed, **options)
+        from raytune_app.tuner.nsga2 import SavableNSGAIISampler
+
+        return SavableNSGAIISampler(seed=spec.seed, **options)
     if name == "gp":
         return optuna.samplers.GPSampler(seed=spec.seed, **options)
     # multivariate TPE models the hyperparameters jointly; constant_liar keeps concurrent trials apart
