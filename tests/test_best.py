@@ -7,8 +7,9 @@ import math
 from pathlib import Path
 
 import pytest
+from hypothesis import given, strategies as st
 
-from raytune_app.results.best import best_epoch, rank, ranked_checkpoints
+from raytune_app.results.best import best_epoch, rank, ranked_checkpoints, running_best
 from raytune_app.results.reader import RayTrial, load_experiment
 from raytune_app.results.retention import prune
 from raytune_app.results.status import classify
@@ -199,3 +200,17 @@ def test_the_picks_checkpoint_is_never_lost_however_stale_the_trials_bound(tmp_p
     assert not e.checkpointed_only
     assert e.best_value(e.best_trial) == max(max(v) for v in values.values())
     assert checkpoint_path(e, e.best_trial) is not None, (values, saved)
+
+
+ROW = st.fixed_dictionaries({"epoch": st.integers(1, 4), "val_accuracy": st.sampled_from([0.5, 0.7, 0.9, math.nan]),
+                             "checkpoint_dir_name": st.sampled_from([None, "checkpoint_000000"]),
+                             "id": st.integers()})
+
+
+@given(st.lists(ROW, max_size=12), st.sampled_from(["max", "min"]), st.booleans())
+def test_the_running_best_is_the_best_epoch_of_each_prefix(rows, mode, checkpointed_only):
+    # the hypervolume-over-time curve reads a trial's best so far after every result from it, in one pass
+    bests = running_best(rows, "val_accuracy", mode, checkpointed_only)
+    assert [b if b is None else b["id"] for b in bests] == [
+        None if (b := best_epoch(rows[:n], "val_accuracy", mode, checkpointed_only)) is None else b["id"]
+        for n in range(1, len(rows) + 1)]

@@ -9,11 +9,21 @@ import math
 import pytest
 from hypothesis import given, settings, strategies as st
 
-from raytune_app.results.front import Bound, Choice as Rule, Goal as Obj
 from raytune_app.results.pareto import (dominates, front_rows, front_ranks, fronts, hypervolume, meets,
                                         pareto_front, ranked, reference_point, select, spread_order)
+from raytune_app.spec.load import LimitSpec, ObjectiveSpec, SelectSpec as Rule
 
 ACC_SIZE = ["max", "min"]  # accuracy up, parameter count down
+
+
+def Obj(name: str, mode: str) -> ObjectiveSpec:
+    return ObjectiveSpec(name=name, mode=mode)
+
+
+def Bound(name: str, **bound: float) -> LimitSpec:
+    return LimitSpec(name=name, **bound)
+
+
 OBJECTIVES = [Obj("val_accuracy", "max"), Obj("param_count", "min")]
 
 

@@ -40,6 +40,18 @@ def best_epoch(rows: Sequence[Mapping[str, Any]], metric: str, mode: str,
     return dict(max(candidates, key=lambda r: _epoch_key(r, metric, mode))) if candidates else None
 
 
+def running_best(rows: Sequence[Mapping[str, Any]], metric: str, mode: str,
+                 checkpointed_only: bool = True) -> list[Mapping[str, Any] | None]:
+    """best_epoch of rows[:1], rows[:2], ... in one pass, for curves that ask after every result."""
+    bests: list[Mapping[str, Any] | None] = []
+    best, best_key = None, None
+    for row in rows:
+        if usable(row, metric, checkpointed_only) and (best is None or _epoch_key(row, metric, mode) > best_key):
+            best, best_key = row, _epoch_key(row, metric, mode)
+        bests.append(best)
+    return bests
+
+
 def only_checkpointed_count(trials: Sequence[Sequence[Mapping[str, Any]]], metric: str, mode: str) -> bool:
     """Whether only the epochs that saved a checkpoint are usable in an experiment whose trials' rows are
     `trials` (in proposal order): it saved checkpoints, but not at the best epoch of all."""

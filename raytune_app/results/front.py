@@ -12,52 +12,37 @@ applied to the front (pareto.select), or the front's best primary where no front
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Mapping, Sequence
 
 from raytune_app.results import pareto
 
 if TYPE_CHECKING:
     from raytune_app.results.reader import Experiment, Trial
+    from raytune_app.spec.load import LimitSpec, ObjectiveSpec, SelectSpec
 
 
-@dataclass(frozen=True)
-class Goal:
-    name: str
-    mode: str
+# The saved spec (raytune_app_spec.json) is read back through the models that validated it (spec/load.py),
+# imported when needed: a one-objective report never loads pydantic for them.
+def objectives_of(spec: Mapping[str, Any]) -> list[ObjectiveSpec]:
+    """The saved spec's objectives, the primary first; a spec saved before there were several has one: its
+    metric."""
+    from raytune_app.spec.load import ObjectiveSpec
 
-
-@dataclass(frozen=True)
-class Bound:
-    name: str
-    le: float | None = None
-    ge: float | None = None
-
-
-@dataclass(frozen=True)
-class Choice:
-    limits: tuple[Bound, ...] = ()
-    weights: Mapping[str, float] = field(default_factory=dict)
-
-
-def objectives_of(spec: Mapping[str, Any]) -> list[Goal]:
-    """The saved spec's objectives (raytune_app_spec.json), the primary first; a spec saved before there were
-    several has one: its metric."""
     given = spec.get("objectives") or [{"name": spec["metric"], "mode": spec["mode"]}]
-    return [Goal(o["name"], o["mode"]) for o in given]
+    return [ObjectiveSpec.model_validate(o) for o in given]
 
 
-def _bounds(given: Sequence[Mapping[str, Any]] | None) -> tuple[Bound, ...]:
-    return tuple(Bound(b["name"], b.get("le"), b.get("ge")) for b in given or ())
+def constraints_of(spec: Mapping[str, Any]) -> list[LimitSpec]:
+    from raytune_app.spec.load import LimitSpec
+
+    return [LimitSpec.model_validate(c) for c in spec.get("constraints") or ()]
 
 
-def constraints_of(spec: Mapping[str, Any]) -> tuple[Bound, ...]:
-    return _bounds(spec.get("constraints"))
+def rule_of(spec: Mapping[str, Any]) -> SelectSpec:
+    from raytune_app.spec.load import SelectSpec
 
-
-def rule_of(spec: Mapping[str, Any]) -> Choice:
-    select = spec.get("select") or {}
-    return Choice(_bounds(select.get("limits")), dict(select.get("weights") or {}))
+    return SelectSpec.model_validate(spec.get("select") or {})
 
 
 @dataclass(frozen=True)
@@ -73,9 +58,9 @@ class Point:
 
 @dataclass(frozen=True)
 class Front:
-    objectives: list[Goal]
-    constraints: tuple[Bound, ...]
-    rule: Choice
+    objectives: list[ObjectiveSpec]
+    constraints: list[LimitSpec]
+    rule: SelectSpec
     points: dict[str, Point]  # trial id -> its point, for the trials with a best epoch
     front: list["Trial"]  # front rank 0, in proposal order
     selected: "Trial | None"
@@ -122,7 +107,7 @@ def pareto_of(e: "Experiment") -> Front:
                  selected_by, reference, volume)
 
 
-def _rule_text(rule: Choice) -> str:
+def _rule_text(rule: SelectSpec) -> str:
     if rule.weights:
         return "the best weighted sum " + ", ".join(f"{w} x {n}" for n, w in rule.weights.items()) + \
             " (each scaled to [0, 1] over the front)"

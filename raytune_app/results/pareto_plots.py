@@ -5,6 +5,7 @@ the ranks and the selected trial that summary.json and the reports give."""
 from __future__ import annotations
 
 import html
+from bisect import bisect_right
 from itertools import combinations
 from typing import Any
 
@@ -80,17 +81,22 @@ def hypervolume_over_time(e: Experiment) -> list[tuple[float, float]]:
     if not f.front:
         return []
     names, modes = [o.name for o in f.objectives], f.modes
-    trials = {t.trial_id: t for t in e.trials}
+    # Per trial, its rows by epoch (a stable sort: a restore's repeated epochs keep their order) and the best
+    # of each prefix: the rows up to an epoch are a prefix, so each step is a lookup, not a pass over them.
+    by_epoch = {t.trial_id: sorted(t.rows, key=progress) for t in e.trials}
+    epochs = {tid: [progress(r) for r in rows] for tid, rows in by_epoch.items()}
+    bests = {tid: best_rule.running_best(rows, e.metric, e.mode, checkpointed_only=e.checkpointed_only)
+             for tid, rows in by_epoch.items()}
     when = {(tid, epoch): at for at, _, tid, epoch in timeline(e)}
     seen: dict[str, int] = {}
     current: dict[str, list[float]] = {}
     curve: list[tuple[float, float]] = []
     for (tid, epoch), at in sorted(when.items(), key=lambda item: item[1]):
-        rows = [r for r in trials[tid].rows if progress(r) <= epoch]
-        if len(rows) == seen.get(tid):
+        count = bisect_right(epochs[tid], epoch)
+        if count == seen.get(tid):
             continue
-        seen[tid] = len(rows)
-        row = best_rule.best_epoch(rows, e.metric, e.mode, checkpointed_only=e.checkpointed_only)
+        seen[tid] = count
+        row = bests[tid][count - 1] if count else None
         values = [row.get(n) for n in names] if row else None
         if values and all(finite(v) for v in values) and pareto.meets(row, f.constraints):
             current[tid] = [float(v) for v in values]

@@ -83,7 +83,7 @@ def pareto_summary(e: Experiment, test_score: Callable[[Experiment, Trial, str |
         front.append({"trial_id": t.trial_id, "epoch": progress(f.point(t).row), **f.point(t).values,
                       "config": flatten(e.shown_config(t)), "checkpoint": checkpoint, **tests})
     return {"objectives": [{"name": o.name, "mode": o.mode} for o in f.objectives],
-            "constraints": [{k: v for k, v in vars(c).items() if v is not None} for c in f.constraints],
+            "constraints": [c.model_dump(exclude_none=True) for c in f.constraints],
             "front": front, "hypervolume": f.hypervolume, "reference": dict(zip(names, f.reference)),
             "selected": f.selected.trial_id if f.selected else None, "selected_by": f.selected_by}
 
