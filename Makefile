@@ -30,7 +30,7 @@ test: $(STAMP)
 test-cluster: $(STAMP)
 	$(VENV)/bin/python -m pytest -n 0 -m autoscaling -s tests/test_autoscaling_e2e.py
 
-# the search-quality benchmark, 85 minutes on two cores (docs/performance.md): its peers (Optuna, Syne Tune) and
+# the search-quality benchmark, about 4.5 hours on two cores (docs/performance.md): its peers (Optuna, Syne Tune) and
 # matplotlib are installed first
 bench: $(STAMP)
 	$(VENV)/bin/pip install -q -e '.[bench]'

@@ -381,13 +381,23 @@ def timeline_run(tmp: Path, checkout: Path, trials: int, seed: int) -> dict:
     subprocess.run([sys.executable, "-m", "raytune_app", "tune", str(MLP_TASK), "--storage", str(tmp),
                     "--name", name, "--num-samples", str(trials), "--seed", str(seed)],
                    check=True, capture_output=True, env={**os.environ, "PYTHONPATH": str(checkout)})
-    return {"checkout": str(checkout), "trials_asked": trials, "seed": seed, "wall_s": time.time() - started,
+    return {"part": "timeline", "checkout": str(checkout), "commit": commit_of(checkout), "this": checkout == REPO,
+            "trials_asked": trials, "seed": seed, "wall_s": time.time() - started, "cores": os.cpu_count() or 1,
             **trial_timeline(all_rows(tmp / name), os.cpu_count() or 1)}
+
+
+def commit_of(checkout: Path) -> str:
+    """The checkout's commit (with `+` when it has changes of its own), the name its runs go by in the tables."""
+    git = ["git", "-C", str(checkout)]
+    head = subprocess.run([*git, "rev-parse", "--short", "HEAD"], capture_output=True, text=True).stdout.strip()
+    dirty = subprocess.run([*git, "status", "--porcelain", "--untracked-files=no"], capture_output=True,
+                           text=True).stdout.strip()
+    return (head or str(checkout)) + ("+" if dirty else "")
 
 
 def timelines(tmp: Path, args: argparse.Namespace) -> dict:
     """(h) for each size, seed and checkout, checkouts innermost (so a machine's drift falls on each alike);
-    the medians over seeds, per size and checkout."""
+    the medians over seeds, per size and checkout (printed by `tables`)."""
     checkouts = [REPO, *args.checkout]
     runs = []
     for trials in args.timeline_trials:
@@ -396,24 +406,76 @@ def timelines(tmp: Path, args: argparse.Namespace) -> dict:
                 run = timeline_run(tmp, checkout, trials, seed)
                 runs.append(run)
                 print(json.dumps(run), file=sys.stderr, flush=True)
-                if args.raw:
-                    with args.raw.open("a") as f:
-                        f.write(json.dumps(run) + "\n")
-    figures = {}
-    for trials in args.timeline_trials:
-        for i, checkout in enumerate(checkouts):
-            mine = [r for r in runs if r["trials_asked"] == trials and r["checkout"] == str(checkout)]
-            label = "this checkout" if i == 0 else f"checkout {checkout}"
-            for key in ("epoch_gap_ms_median", "epoch_gap_ms_p90", "epoch_after_checkpoint_gap_ms_median",
-                        "epoch_no_checkpoint_gap_ms_median", "trial_gap_ms_median", "trial_gap_ms_p90",
-                        "utilisation_while_tuning", "epochs", "checkpointed_epochs"):
-                figures[f"{trials} trials, {label}: {key}"] = statistics.median(r[key] for r in mine)
+                keep(args.raw, run)
+    return {"tables": tables(runs)}
+
+
+def keep(raw: Path | None, record: dict) -> None:
+    if raw:
+        with raw.open("a") as f:
+            f.write(json.dumps(record) + "\n")
+
+
+TIMELINE_COLUMNS = {"epochs": "epochs", "checkpointed_epochs": "checkpointed",
+                    "epoch_gap_ms_median": "per epoch ms (median)", "epoch_gap_ms_p90": "per epoch ms (p90)",
+                    "epoch_after_checkpoint_gap_ms_median": "after a checkpoint ms",
+                    "epoch_no_checkpoint_gap_ms_median": "without ms", "trial_gap_ms_median": "between trials ms",
+                    "trial_gap_ms_p90": "between trials ms (p90)", "utilisation_while_tuning": "utilisation"}
+TARGETS = [("epoch_gap_ms_median", "<=", 3.0, "per-epoch gap (checkpoint, report, driver's wait) <= 3 ms median"),
+           ("trial_gap_ms_median", "<=", 15.0, "time between trials <= 15 ms median"),
+           ("utilisation_while_tuning", ">=", 0.97, "utilisation while tuning >= 97 %")]
+STARTUP = {"own_startup_s": "our first line", "first_result_s_fresh_ray": "first result, Ray started by the command",
+           "first_result_s_running_ray": "first result, joining a running Ray",
+           "first_result_s_floor_bare_ray_tune": "Ray's floor: bare `ray.init` + one Tune trial of a tiny function",
+           "ray_init_s_ray_defaults": "`ray.init` alone, Ray's defaults",
+           "ray_init_s_no_dashboard": "`ray.init` alone, no dashboard",
+           "ray_init_s_no_dashboard_sized_store": "`ray.init` alone, as a local run starts it"}
+
+
+def _cell(value: float, key: str) -> str:
+    return f"{value:.1%}" if key.startswith("utilisation") else f"{value:.1f}" if isinstance(value, float) else \
+        str(value)
+
+
+def tables(records: list[dict]) -> str:
+    """(h)'s table (medians over seeds per size and checkout, this checkout first) with issue 27's targets on
+    this checkout's runs, and (c, f)'s start-up figures (medians over the runs kept), from --raw's records."""
+    out = []
+    timeline = [r for r in records if r.get("part") == "timeline"]
+    if timeline:
+        groups: dict[tuple, list[dict]] = {}
+        for r in sorted(timeline, key=lambda r: (r["trials_asked"], not r["this"])):
+            groups.setdefault((r["trials_asked"], r["commit"] + ("" if r["this"] else " (before)")), []).append(r)
+        out += ["| trials | checkout | runs | " + " | ".join(TIMELINE_COLUMNS.values()) + " |",
+                "|---" * (len(TIMELINE_COLUMNS) + 3) + "|"]
+        for (trials, label), rs in groups.items():
+            cells = [_cell(statistics.median(r[k] for r in rs), k) for k in TIMELINE_COLUMNS]
+            out.append(f"| {trials} | {label} | {len(rs)} | " + " | ".join(cells) + " |")
+        out.append("")
+        for trials in sorted({r["trials_asked"] for r in timeline}):
+            mine = [r for r in timeline if r["this"] and r["trials_asked"] == trials]
+            for key, op, bound, what in TARGETS if mine else ():
+                value = statistics.median(r[key] for r in mine)
+                met = value <= bound if op == "<=" else value >= bound
+                out.append(f"- {trials} trials, {what}: {_cell(value, key)} ({'met' if met else 'NOT met'})")
+    startup = [r for r in records if r.get("part") == "startup"]
+    if startup:
+        out += (["", ""] if out else []) + ["| start-up (seconds from the process's start) | median of runs |",
+                                             "|---|---|"]
+        out += [f"| {what} | {statistics.median(r[k] for r in startup if k in r):.2f} |"
+                for k, what in STARTUP.items() if any(k in r for r in startup)]
+    return "\n".join(out)
+
+
+def startup(tmp: Path, args: argparse.Namespace) -> dict:
+    figures = {**first_result(tmp), **floor(tmp), **ray_init()}
+    keep(args.raw, {"part": "startup", "cores": os.cpu_count() or 1, **figures})
     return figures
 
 
 PARTS: dict[str, Callable[[Path, argparse.Namespace], dict]] = {
     "trials": lambda tmp, args: many_tiny_trials(tmp, args.trials),
-    "startup": lambda tmp, args: {**first_result(tmp), **floor(tmp), **ray_init()},
+    "startup": startup,
     "utilisation": lambda tmp, args: utilisation(tmp),
     "throughput": lambda tmp, args: throughput(),
     "cadence": lambda tmp, args: snapshot_cadence(tmp, args.periods, args.trials, args.cadence_epochs, args.repeats,
@@ -430,7 +492,10 @@ def main() -> None:
     parser.add_argument("--timeline-trials", type=int, nargs="+", default=[32, 1000], help="(h): trials per run")
     parser.add_argument("--checkout", type=Path, nargs="*", default=[],
                         help="(h): other checkouts of raytune-app to run alongside this one (e.g. main's)")
-    parser.add_argument("--raw", type=Path, help="(h): append each run's figures to this file (JSON lines)")
+    parser.add_argument("--raw", type=Path,
+                        help="(c, f, h): append each run's figures to this file (JSON lines)")
+    parser.add_argument("--tables-from", type=Path, nargs="+", metavar="FILE",
+                        help="print the tables of the figures that --raw kept, and stop")
     parser.add_argument("--periods", nargs="+", default=["2", "10", "60", "auto"],
                         help="(g): the TUNE_GLOBAL_CHECKPOINT_S values compared")
     parser.add_argument("--cadence-epochs", type=int, default=10, help="(g): epochs of (b)'s trials")
@@ -438,6 +503,9 @@ def main() -> None:
                         help="(g): interleaved rounds; (h): runs per size and checkout (seeds 0, 1, ...)")
     parser.add_argument("--address", help="(g): a running Ray that each run joins (default: each starts one)")
     args = parser.parse_args()
+    if args.tables_from:
+        print(tables([json.loads(line) for f in args.tables_from for line in f.read_text().splitlines() if line]))
+        return
     figures = {}
     with tempfile.TemporaryDirectory() as tmp:
         for name in args.only or PARTS:
@@ -445,7 +513,10 @@ def main() -> None:
     print(f"{os.cpu_count()} cores")
     print("| figure | value |\n|---|---|")
     for key, value in figures.items():
-        print(f"| {key} | {value:.3f} |" if isinstance(value, float) else f"| {key} | {value} |")
+        if key != "tables":
+            print(f"| {key} | {value:.3f} |" if isinstance(value, float) else f"| {key} | {value} |")
+    if "tables" in figures:
+        print("\n" + figures["tables"])
 
 
 if __name__ == "__main__":

@@ -260,7 +260,49 @@ def tables(records: list[dict]) -> str:
     rows = [r for r in records if r["part"] == "reports"]
     if rows:
         out.append(f"**reports** ({rows[0]['cores']} cores)\n\n{reports_table(rows)}")
+    checked = targets(records)
+    if checked:
+        out.append("\n".join(f"- {what}: {figure} ({'met' if met else 'NOT met'})" for what, figure, met in checked))
     return "\n\n".join(out)
+
+
+def targets(records: list[dict]) -> list[tuple[str, str, bool]]:
+    """Issue 29's targets, on the medians of the kept figures: (what, the figure, met)."""
+    med = statistics.median
+
+    def median(part: str, variant: str, trials: int, key: str) -> float | None:
+        values = [r[key] for r in records if r["part"] == part and r["variant"] == variant and r["trials"] == trials]
+        return med(values) if values else None
+
+    out = []
+    once = [r for r in records if r["part"] == "once"]
+    sizes = sorted({r["trials"] for r in once if r["variant"] == "raytune-app"})
+    if sizes:
+        n = sizes[-1]
+        ours, bare = median("once", "raytune-app", n, "wall_s"), median("once", "bare", n, "wall_s")
+        if bare:
+            out.append((f"{n:,} trials on one node, wall time <= bare Ray Tune's", f"{ours:.1f} s against {bare:.1f} s",
+                        ours <= bare))
+        ours, bare = median("once", "raytune-app", n, "driver_peak_mb"), median("once", "bare", n, "driver_peak_mb")
+        if bare:
+            out.append((f"{n:,} trials, driver peak memory <= bare Ray Tune's", f"{ours:.0f} MB against {bare:.0f} MB",
+                        ours <= bare))
+    if {200, 1000} <= set(sizes) and sizes[-1] > 1000:
+        wall = {k: median("once", "raytune-app", k, "wall_s") for k in (200, 1000, sizes[-1])}
+        low, high = (wall[1000] - wall[200]) / 800, (wall[sizes[-1]] - wall[1000]) / (sizes[-1] - 1000)
+        out.append((f"marginal cost per trial from 1,000 to {sizes[-1]:,} within 1.3 x that from 200 to 1,000",
+                    f"{high * 1000:.1f} ms against {low * 1000:.1f} ms, {high / low:.2f} x", high <= 1.3 * low))
+    cluster = sorted({r["trials"] for r in records if r["part"] == "cluster"})
+    for n in cluster:
+        ours, bare = median("cluster", "raytune-app", n, "wall_s"), median("cluster", "bare", n, "wall_s")
+        if ours and bare:
+            out.append((f"{n:,} trials on the fake autoscaling cluster within 1.2 x bare Ray Tune's wall",
+                        f"{ours:.1f} s against {bare:.1f} s, {ours / bare:.2f} x", ours <= 1.2 * bare))
+    for r in records:
+        if r["part"] == "reports" and r["command"] == "report --html" and "10,000" in r["experiment"]:
+            out.append((f"`report --html` of {r['experiment']} <= 15 s and <= 2 GB",
+                        f"{r['wall_s']:.1f} s, {r['peak_mb']:.0f} MB", r["wall_s"] <= 15 and r["peak_mb"] <= 2048))
+    return out
 
 
 def main() -> None:

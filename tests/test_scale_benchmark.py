@@ -28,3 +28,23 @@ def test_a_scale_region_shows_medians_and_the_marginal_cost_per_trial(tmp_path):
     assert "| bare | 1,000 | 35.0 | 30.0 |" in text
     assert "medians of 3 interleaved rounds" in text
     assert "| synthetic ASHA, 1,000 trials | `report --html` | 2.50 | 300 | 10.2 |" in text
+
+
+def test_the_targets_of_issue_29_are_read_off_the_medians(tmp_path):
+    sizes = {200: (10.0, 11.0), 1000: (34.0, 35.0), 10000: (340.0, 400.0)}
+    records = [run(variant, n, r, walls[i] + r) for n, walls in sizes.items() for i, variant in
+               enumerate(("raytune-app", "bare")) for r in range(3)]
+    records += [{**run(variant, 1000, 0, wall), "part": "cluster"} for variant, wall in (("raytune-app", 50.0),
+                                                                                         ("bare", 40.0))]
+    records.append({"part": "reports", "experiment": "synthetic ASHA, 10,000 trials", "command": "report --html",
+                    "wall_s": 12.0, "peak_mb": 900.0, "page_mb": 20.0, "cores": 2})
+    (tmp_path / "scale.jsonl").write_text("".join(json.dumps(r) + "\n" for r in records))
+    text = performance.KINDS["scale"]([str(tmp_path / "scale.jsonl")])
+    assert "- 10,000 trials on one node, wall time <= bare Ray Tune's: 341.0 s against 401.0 s (met)" in text
+    assert "- 10,000 trials, driver peak memory <= bare Ray Tune's: 500 MB against 500 MB (met)" in text
+    # (35 - 11) / 800 = 30 ms; (341 - 35) / 9000 = 34 ms: 1.13 x
+    assert ("- marginal cost per trial from 1,000 to 10,000 within 1.3 x that from 200 to 1,000: "
+            "34.0 ms against 30.0 ms, 1.13 x (met)") in text
+    assert "- 1,000 trials on the fake autoscaling cluster within 1.2 x bare Ray Tune's wall: 50.0 s against 40.0 s, " \
+           "1.25 x (NOT met)" in text
+    assert "- `report --html` of synthetic ASHA, 10,000 trials <= 15 s and <= 2 GB: 12.0 s, 900 MB (met)" in text

@@ -11,6 +11,8 @@ The page marks each generated region with the runs it comes from; the text betwe
     <!-- end generated -->
     <!-- generated: pareto benchmarks/results/pareto-DATE.jsonl -->   (benchmarks/pareto.py --raw FILE)
     <!-- end generated -->
+    <!-- generated: overhead benchmarks/results/overhead-DATE.jsonl -->   (benchmarks/overhead.py --raw FILE)
+    <!-- end generated -->
 
 A new round of `compare.py --raw FILE` is shown by naming its file in the marker.
 """
@@ -75,20 +77,17 @@ def lever_tables(files: list[str]) -> str:
                        for task, methods in levers.items())
 
 
-def scale_tables(files: list[str]) -> str:
-    """benchmarks/scale.py's tables of the runs its --out kept."""
-    records = [json.loads(line) for f in files for line in (REPO / f).read_text().splitlines() if line.strip()]
-    return _script("scale").tables(records)
+def _tables_of(script: str) -> Callable[[list[str]], str]:
+    """benchmarks/SCRIPT.py's tables of the JSON lines its --out/--raw kept in `files` (scale, pareto, overhead)."""
+    def tables(files: list[str]) -> str:
+        records = [json.loads(line) for f in files for line in (REPO / f).read_text().splitlines() if line.strip()]
+        return _script(script).tables(records)
 
-
-def pareto_tables(files: list[str]) -> str:
-    """benchmarks/pareto.py's table and targets of the runs its --raw kept."""
-    records = [json.loads(line) for f in files for line in (REPO / f).read_text().splitlines() if line.strip()]
-    return _script("pareto").tables(records)
+    return tables
 
 
 KINDS: dict[str, Callable[[list[str]], str]] = {"compare": compare_tables, "levers": lever_tables,
-                                                "scale": scale_tables, "pareto": pareto_tables}
+                                                **{kind: _tables_of(kind) for kind in ("scale", "pareto", "overhead")}}
 
 
 def render(text: str) -> str:
