@@ -46,8 +46,10 @@ def main() -> None:
     else:
         from raytune_app.data.datasets import load_dataset
         from raytune_app.trial.trainable import TrialSettings, train_trial
+        from raytune_app.tuner.trainables import checkpoint_rule
 
-        settings = TrialSettings(model=spec.model, max_epochs=spec.max_epochs, checkpoint_every=spec.checkpoint_every,
+        # without raytune-app's driver there is no best-so-far to read: every epoch at least as good saves one
+        settings = TrialSettings(model=spec.model, max_epochs=spec.max_epochs, checkpoints=checkpoint_rule(spec),
                                  seed=spec.seed, cpus_per_trial=1, gpus_per_trial=0)
         trainable = tune.with_parameters(train_trial, data=load_dataset(spec.data).without_test(), settings=settings)
     tuner = tune.Tuner(

@@ -380,7 +380,8 @@ def timeline_run(tmp: Path, checkout: Path, trials: int, seed: int) -> dict:
     started = time.time()
     subprocess.run([sys.executable, "-m", "raytune_app", "tune", str(MLP_TASK), "--storage", str(tmp),
                     "--name", name, "--num-samples", str(trials), "--seed", str(seed)],
-                   check=True, capture_output=True, env={**os.environ, "PYTHONPATH": str(checkout)})
+                   check=True, capture_output=True, env={**os.environ, "PYTHONPATH": str(checkout)},
+                   cwd=checkout)  # `-m` puts the working folder first: from another, its raytune_app would run
     return {"part": "timeline", "checkout": str(checkout), "commit": commit_of(checkout), "this": checkout == REPO,
             "trials_asked": trials, "seed": seed, "wall_s": time.time() - started, "cores": os.cpu_count() or 1,
             **trial_timeline(all_rows(tmp / name), os.cpu_count() or 1)}

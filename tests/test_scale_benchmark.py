@@ -48,3 +48,11 @@ def test_the_targets_of_issue_29_are_read_off_the_medians(tmp_path):
     assert "- 1,000 trials on the fake autoscaling cluster within 1.2 x bare Ray Tune's wall: 50.0 s against 40.0 s, " \
            "1.25 x (NOT met)" in text
     assert "- `report --html` of synthetic ASHA, 10,000 trials <= 15 s and <= 2 GB: 12.0 s, 900 MB (met)" in text
+
+
+def test_bare_ray_tune_runs_raytune_apps_own_trial_function(tmp_path):
+    # the `model` part's bare variant builds raytune-app's trial settings itself, so it breaks when they change
+    scale = performance._script("scale")
+    spec = scale.experiment(tmp_path / "model", "model", 2, 0.0)
+    run = scale.one_run("bare", spec, tmp_path / "model" / "runs", timeout=300)
+    assert run["trials_reported"] == 2 and run["driver_peak_mb"] > 0
