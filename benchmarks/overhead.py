@@ -434,6 +434,8 @@ STARTUP = {"own_startup_s": "our first line", "first_result_s_fresh_ray": "first
 
 
 def _cell(value: float, key: str) -> str:
+    if isinstance(value, float) and value != value:  # NaN: no such gap (every epoch saved a checkpoint)
+        return "-"
     return f"{value:.1%}" if key.startswith("utilisation") else f"{value:.1f}" if isinstance(value, float) else \
         str(value)
 
@@ -461,7 +463,7 @@ def tables(records: list[dict]) -> str:
                 out.append(f"- {trials} trials, {what}: {_cell(value, key)} ({'met' if met else 'NOT met'})")
     startup = [r for r in records if r.get("part") == "startup"]
     if startup:
-        out += (["", ""] if out else []) + ["| start-up (seconds from the process's start) | median of runs |",
+        out += ([""] if out else []) + ["| start-up (seconds from the process's start) | median of runs |",
                                              "|---|---|"]
         out += [f"| {what} | {statistics.median(r[k] for r in startup if k in r):.2f} |"
                 for k, what in STARTUP.items() if any(k in r for r in startup)]
