@@ -104,9 +104,11 @@ def test_every_command_line_argument_is_explained_in_the_reference():
 def test_the_benchmark_tables_are_read_off_the_results():
     page = (DOCS / "performance.md").read_text()
     regions = performance.REGION.findall(page)
-    assert [kind for _, kind, *_ in regions] == ["compare", "levers", "pareto"]
+    assert [kind for _, kind, *_ in regions] == ["compare", "levers", "overhead", "scale", "pareto"]
     assert "| 120 | raytune-app (the file's ASHA + HyperOpt) | 0.839 [0.834, 0.840] | 0.839 |" in page
     assert "| tpe | 0.4523 (0.4114-0.4701) | 3 | 480 | 31.5 | 3 |" in page  # benchmarks/pareto.py's runs
+    assert "| raytune-app | 10,000 | 376.7 |" in page  # benchmarks/scale.py's
+    assert "| 32 | b942098 (before) | 3 | 236 | 236 | 14.5 |" in page  # benchmarks/overhead.py's timeline
     # a figure typed over a generated one is written back from the runs
     edited = page.replace("| 120 | raytune-app (the file's ASHA + HyperOpt) | 0.839 [",
                           "| 120 | raytune-app (the file's ASHA + HyperOpt) | 0.999 [")
