@@ -46,8 +46,10 @@ def running_best(rows: Sequence[Mapping[str, Any]], metric: str, mode: str,
     bests: list[Mapping[str, Any] | None] = []
     best, best_key = None, None
     for row in rows:
-        if usable(row, metric, checkpointed_only) and (best is None or _epoch_key(row, metric, mode) > best_key):
-            best, best_key = row, _epoch_key(row, metric, mode)
+        if usable(row, metric, checkpointed_only):
+            key = _epoch_key(row, metric, mode)
+            if best is None or key > best_key:
+                best, best_key = row, key
         bests.append(best)
     return bests
 
