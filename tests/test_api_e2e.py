@@ -130,13 +130,19 @@ def test_nothing_below_the_cli_prints_or_exits():
     assert not found, found
 
 
-def test_verbose_0_is_silent(ray_address, tmp_path):
+def test_verbose_0_is_silent_and_leaves_the_process_environment_as_it_was(ray_address, tmp_path):
+    """The environment: the user's next bare `Tuner.fit` in that process must get Ray's own settings (with
+    raytune-app's left behind, Ray's loggers stayed off and it wrote no result.json)."""
     out = run_python(f"""
-import raytune_app
+import os, ray, sklearn, torch, raytune_app
+ray.init(address={ray_address!r}); ray.shutdown()  # what Ray and the libraries set in any process using them
+before = dict(os.environ)
 results = raytune_app.tune({{"metric": "val_accuracy", "mode": "max", "max_epochs": 1, "num_samples": 1,
                              "scheduler": "fifo", "search": "random", "data": {{"dataset": "wine"}}}},
                            storage="runs", address={ray_address!r}, verbose=0)
 assert results.status == "finished", results.problem
+changed = sorted(k for k in {{*before, *os.environ}} if before.get(k) != os.environ.get(k))
+assert not changed, changed
 """, tmp_path, ray_address)
     assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]
     assert out.stdout == "", out.stdout[-2000:]

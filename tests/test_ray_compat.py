@@ -149,15 +149,15 @@ def test_tune_output_engine_is_chosen_at_each_fit(monkeypatch):
     from ray.tune import tune as tune_module
     from ray.tune.experimental.output import get_air_verbosity
 
-    from raytune_app.ray_compat.settings import NEW_OUTPUT, tune_output
+    from raytune_app.ray_compat.settings import NEW_OUTPUT, fit_settings
 
     assert "get_air_verbosity(verbose)" in inspect.getsource(tune_module.run), \
         changed("tune.run no longer chooses its output engine through get_air_verbosity")
     monkeypatch.delenv(NEW_OUTPUT, raising=False)
     assert get_air_verbosity(0) is not None
-    with tune_output(0):
+    with fit_settings(1, verbose=0):
         assert get_air_verbosity(0) is None, changed(f"{NEW_OUTPUT}=0 no longer selects the older output engine")
-    with tune_output(1):
+    with fit_settings(1, verbose=1):
         assert get_air_verbosity(1) is not None
     assert NEW_OUTPUT not in os.environ
 
@@ -169,10 +169,10 @@ def test_tune_stops_and_saves_on_the_stop_signal_with_its_sigint_handler_off(mon
     from raytune_app.ray_compat.interrupts import STOP_SIGNAL, ask_tune_to_stop, leave_sigint_to_us
 
     monkeypatch.delenv("TUNE_DISABLE_SIGINT_HANDLER", raising=False)
-    leave_sigint_to_us()
     before = {s: signal.getsignal(s) for s in (signal.SIGINT, STOP_SIGNAL)}
     try:
-        stopped = tune_module._setup_signal_catching()  # what tune.run does first
+        with leave_sigint_to_us():
+            stopped = tune_module._setup_signal_catching()  # what tune.run does first
         assert signal.getsignal(signal.SIGINT) is before[signal.SIGINT], \
             changed("Tune installs its SIGINT handler despite TUNE_DISABLE_SIGINT_HANDLER=1")
         ask_tune_to_stop()
@@ -180,7 +180,7 @@ def test_tune_stops_and_saves_on_the_stop_signal_with_its_sigint_handler_off(mon
     finally:
         for sig, handler in before.items():
             signal.signal(sig, handler)
-        os.environ.pop("TUNE_DISABLE_SIGINT_HANDLER", None)
+    assert "TUNE_DISABLE_SIGINT_HANDLER" not in os.environ
 
 
 def test_rays_checkpoint_message_comes_from_the_logger_silenced(tmp_path, caplog):

@@ -44,9 +44,9 @@ def connect(address: str | None, dashboard: bool = False, dashboard_host: str = 
     if address:
         ray.init(address=address, logging_level=logging.WARNING)
     else:
-        without_idle_workers()
-        ray.init(include_dashboard=dashboard, dashboard_host=dashboard_host, logging_level=logging.WARNING,
-                 object_store_memory=object_store_bytes(data_bytes, physical_memory()))
+        with without_idle_workers():
+            ray.init(include_dashboard=dashboard, dashboard_host=dashboard_host, logging_level=logging.WARNING,
+                     object_store_memory=object_store_bytes(data_bytes, physical_memory()))
 
 
 def leave() -> None:

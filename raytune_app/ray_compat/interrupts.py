@@ -15,14 +15,17 @@ from __future__ import annotations
 
 import os
 import signal
+from contextlib import AbstractContextManager
+
+from raytune_app.ray_compat.settings import scoped_environ
 
 NO_SIGINT_HANDLER = "TUNE_DISABLE_SIGINT_HANDLER"
 STOP_SIGNAL = signal.SIGUSR1
 
 
-def leave_sigint_to_us() -> None:
-    """Keep Ray Tune from installing its SIGINT handler in the next `Tuner.fit`."""
-    os.environ[NO_SIGINT_HANDLER] = "1"
+def leave_sigint_to_us() -> AbstractContextManager[None]:
+    """Within the block, keep Ray Tune from installing its SIGINT handler in a `Tuner.fit`."""
+    return scoped_environ({NO_SIGINT_HANDLER: "1"})
 
 
 def ask_tune_to_stop() -> None:

@@ -28,7 +28,7 @@
 from __future__ import annotations
 
 import os
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from typing import Iterator
 
 NO_IDLE_WORKERS = "RAY_prestart_worker_first_driver"  # "0": no idle workers prestarted for a driver
@@ -52,7 +52,6 @@ def loopback_cluster_settings() -> dict[str, str]:
 
 SNAPSHOT_S_PER_TRIAL = 0.01  # snapshot period per trial of the experiment ...
 SNAPSHOT_PERIOD_S = (2.0, 60.0)  # ... within these bounds
-_period_set: str | None = None  # the period this process last set (any other value is the user's)
 
 
 def snapshot_period(trials: int) -> float:
@@ -71,31 +70,36 @@ def snapshot_period(trials: int) -> float:
     return min(high, max(low, trials * SNAPSHOT_S_PER_TRIAL))
 
 
-def configure_tune(trials: int) -> None:
-    """Tune's settings that fresh and restored runs share, for an experiment of `trials` trials (a snapshot
-    period the user set is kept)."""
-    global _period_set
-    os.environ[NO_AUTO_LOGGERS] = "1"
-    if os.environ.get(STATE_SAVE_PERIOD_S) in (None, _period_set):
-        _period_set = f"{snapshot_period(trials):g}"
-        os.environ[STATE_SAVE_PERIOD_S] = _period_set
-
-
 @contextmanager
-def tune_output(verbose: int) -> Iterator[None]:
-    """Ray Tune's output for one `Tuner.fit`: with verbose 0, the older engine, silent at that level."""
-    old = os.environ.get(NEW_OUTPUT)
-    if verbose <= 0:
-        os.environ[NEW_OUTPUT] = "0"
+def scoped_environ(values: dict[str, str]) -> Iterator[None]:
+    """`values` in this process's environment within the block, its own values again after it. Ray reads them
+    when a `Tuner.fit` or a node starts; raytune-app runs in the user's process (a notebook, a script), whose
+    next bare `Tuner.fit` or `ray.init` must see the user's settings, not ours (Ray's loggers left off there
+    wrote no result.json)."""
+    old = {name: os.environ.get(name) for name in values}
+    os.environ.update(values)
     try:
         yield
     finally:
-        if old is None:
-            os.environ.pop(NEW_OUTPUT, None)
-        else:
-            os.environ[NEW_OUTPUT] = old
+        for name, value in old.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
 
 
-def without_idle_workers() -> None:
-    """Ask the local Ray about to start not to prestart idle workers (a value the user set is kept)."""
-    os.environ.setdefault(NO_IDLE_WORKERS, "0")
+def fit_settings(trials: int, verbose: int) -> AbstractContextManager[None]:
+    """Ray Tune's settings for one `Tuner.fit` of an experiment of `trials` trials, fresh or restored: Ray's
+    auto-added loggers off (raytune-app passes its own), the snapshot period for that size (one the user set is
+    kept) and, with verbose 0, the older output engine, silent at that level."""
+    values = {NO_AUTO_LOGGERS: "1"}
+    if STATE_SAVE_PERIOD_S not in os.environ:
+        values[STATE_SAVE_PERIOD_S] = f"{snapshot_period(trials):g}"
+    if verbose <= 0:
+        values[NEW_OUTPUT] = "0"
+    return scoped_environ(values)
+
+
+def without_idle_workers() -> AbstractContextManager[None]:
+    """While a local Ray starts: no idle workers prestarted (a value the user set is kept)."""
+    return scoped_environ({NO_IDLE_WORKERS: os.environ.get(NO_IDLE_WORKERS, "0")})

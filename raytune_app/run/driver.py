@@ -155,7 +155,7 @@ def _log_front_ranks(path: str) -> None:
 def run(tuner, spec: ExperimentSpec, dataset, path: str, conn: Connection) -> Outcome:
     """Fit, then summary.json, trials.csv and checkpoint retention; how it ended."""
     from raytune_app.ray_compat.experiment_state import mark_errored
-    from raytune_app.ray_compat.settings import tune_output
+    from raytune_app.ray_compat.settings import fit_settings
     from raytune_app.results.retention import prune
     from raytune_app.results.summary import model_io, run_status, summarize
     from raytune_app.results.wall_time import record_end
@@ -166,7 +166,7 @@ def run(tuner, spec: ExperimentSpec, dataset, path: str, conn: Connection) -> Ou
     from raytune_app.tuner.build import trial_id_of
 
     space_out_start(spec.name)  # Ray stages same-named runs started in one second in one folder (staging.py)
-    with graceful_interrupts() as stopped, tune_output(conn.verbose):
+    with graceful_interrupts() as stopped, fit_settings(spec.trial_count, conn.verbose):
         results = tuner.fit()
     missing = missing_metric_problem(spec, results)
     errored = [trial_id_of(r) for r in results if r.error is not None]

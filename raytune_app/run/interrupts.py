@@ -31,10 +31,10 @@ def graceful_interrupts() -> Iterator[threading.Event]:
         log.warning("\nStopping: saving the experiment's state (Ctrl-C again to quit at once) ...")
         ask_tune_to_stop()
 
-    leave_sigint_to_us()  # ours replaces Ray's, which does the same once
     previous = {sig: signal.signal(sig, handler) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
-        yield stop
+        with leave_sigint_to_us():  # ours replaces Ray's, which does the same once
+            yield stop
     finally:  # Python's own handlers again: a Ctrl-C while the summary is written raises KeyboardInterrupt at once
         for sig, old in previous.items():
             signal.signal(sig, old)

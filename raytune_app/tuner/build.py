@@ -6,7 +6,6 @@ from ray import tune
 
 from raytune_app import storage
 from raytune_app.data.datasets import Dataset
-from raytune_app.ray_compat.settings import configure_tune
 from raytune_app.ray_compat.usage import skip_unsent_callback_census
 from raytune_app.spec.metrics import METRICS
 from raytune_app.tuner.schedulers import build_scheduler
@@ -19,13 +18,6 @@ from raytune_app.tuner.callbacks.result_logs import CsvLogger, JsonLogger
 from raytune_app.tuner.callbacks.tensorboard import FRONT_RANK, SCALARS, TensorBoardCallback
 from raytune_app.tuner.stoppers import stopper_for
 from raytune_app.tuner.trainables import trainable_for
-
-
-def _configure_tune(trials: int = 0) -> None:
-    """Ray Tune switches that fresh and restored runs share, for an experiment of `trials` trials
-    (ray_compat/settings.py, ray_compat/usage.py)."""
-    configure_tune(trials)
-    skip_unsent_callback_census()
 
 
 def _callbacks(spec: ExperimentSpec, dataset: Dataset | None) -> list:
@@ -65,7 +57,7 @@ def build_tuner(spec: ExperimentSpec, dataset: Dataset, max_concurrent: int, his
                 started: float, verbose: int = 1) -> tune.Tuner:
     """A fresh Tuner for the experiment, writing under STORAGE/NAME; `--time-budget` counts from `started`;
     `verbose` is Ray Tune's (0: silent, 1: its progress table, or its Jupyter reporter in a notebook)."""
-    _configure_tune(spec.trial_count)
+    skip_unsent_callback_census()  # (Ray's settings for the fit itself: run/driver.py)
     search_alg, param_space = build_search(spec, max_concurrent, history)
     return tune.Tuner(
         trainable_for(spec, dataset),
@@ -90,7 +82,7 @@ def build_tuner(spec: ExperimentSpec, dataset: Dataset, max_concurrent: int, his
 def restore_tuner(path: str, spec: ExperimentSpec, dataset: Dataset, restart_errored: bool) -> tune.Tuner:
     """The experiment at `path`, restored by Ray: finished trials stay, the rest continue (with the RunConfig it
     was saved with: Ray's restore takes no other)."""
-    _configure_tune(spec.trial_count)
+    skip_unsent_callback_census()  # (Ray's settings for the fit itself: run/driver.py)
     return tune.Tuner.restore(
         path, trainable=trainable_for(spec, dataset), resume_unfinished=True,
         resume_errored=not restart_errored, restart_errored=restart_errored)
