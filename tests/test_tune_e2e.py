@@ -245,15 +245,18 @@ def test_time_budget_ends_the_search_early(ray_address, tmp_path):
                             search="random", max_concurrent=1, model=slow_model(tmp_path),
                             space={"lr": {"loguniform": [1e-3, 1e-2]}, "batch_size": 16, "step_s": 0.01})
     started = time.time()
-    # 40 s: on CI's 2 loaded cores, a trial's worker has taken over 20 s to report its first epoch
-    out = run_cli("tune", spec, "--storage", tmp_path / "runs", "--address", ray_address, "--time-budget", "40")
-    assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]
-    assert time.time() - started < 75  # the budget counts from the command's start; the summary comes after
+    # 60 s: on CI's 2 loaded cores, a trial's worker has taken 34 s to start and over 20 s to report an epoch
+    out = run_cli("tune", spec, "--storage", tmp_path / "runs", "--address", ray_address, "--time-budget", "60")
+    assert time.time() - started < 100  # the budget counts from the command's start; the summary comes after
     summary = json.loads((tmp_path / "runs" / "budget" / "summary.json").read_text())
-    assert summary["total_epochs"] < 200 * 30 and summary["best"] is not None
+    assert summary["total_epochs"] < 200 * 30
     # FIFO stops no one early: every unfinished trial was cut off by the budget, and says so
     assert summary["trials_by_status"].get("time_budget", 0) >= 1, summary["trials_by_status"]
     assert set(summary["trials_by_status"]) <= {"completed", "time_budget", "not_started"}
+    if summary["best"] is None:  # cores so loaded that no trial reported within the budget: said, exit 1
+        assert out.returncode == 1 and "ran out before any trial reported" in out.stderr, out.stderr[-3000:]
+    else:  # the pick comes from the trials the budget cut off
+        assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]
 
 
 # hyperband: Ray's HyperBandScheduler left a last-round trial PAUSED for ever when the bracket's last trial
