@@ -48,6 +48,7 @@ import yaml
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+from benchmarks import jsonl  # noqa: E402
 from raytune_app.spec.load import load_spec  # noqa: E402
 
 # more trials than any budget here allows, so that the budget ends every search (200 ran out in 35 to 85 s)
@@ -366,13 +367,20 @@ def _median_iqr(values: list[float]) -> str:
     return f"{mid:.3f} [{low:.3f}, {high:.3f}]"
 
 
+def _seconds(t: float) -> str:
+    return f"{t:.1f}" if np.isfinite(t) else "not reached"
+
+
+def _median_time(runs: list[Run], target: float, budget: float) -> float:
+    """The median over every seed of the seconds to `target` by `budget`: a seed that never reached it counts as
+    later than any that did (inf, an ordinary largest value here), so the median is inf when most never did."""
+    return float(np.median([r.time_to(target, budget) for r in runs])) if runs else float("inf")
+
+
 def _time_to(runs: list[Run], target: float, budget: float) -> str:
-    """The median over every seed of the seconds to `target` (a seed that never reached it by the budget counts
-    as later than any that did: "not reached" when that is more than half of them), and how many reached it."""
-    times = [r.time_to(target, budget) for r in runs]
-    mid = float(np.median(times)) if times else float("inf")  # inf is an ordinary, largest value here
-    reached = sum(np.isfinite(t) for t in times)
-    return f"{mid:.1f} ({reached}/{len(times)})" if np.isfinite(mid) else f"not reached ({reached}/{len(times)})"
+    """The median seconds to `target` and how many seeds reached it."""
+    reached = sum(np.isfinite(r.time_to(target, budget)) for r in runs)
+    return f"{_seconds(_median_time(runs, target, budget))} ({reached}/{len(runs)})"
 
 
 COLUMNS = ("T", "method", "best val accuracy by T: median [IQR]", "test accuracy of the pick", "s to {0}",
@@ -400,6 +408,43 @@ def table(task_name: str, task: Task, runs: dict[str, list[Run]], budgets: list[
     lines += [f"- {label}: {', '.join(f'{v:.3f}' for v in sorted(r.best_by(max(budgets)) for r in rs))}"
               for label, rs in runs.items()]
     return "\n".join(lines)
+
+
+OURS, OPTUNA = "raytune", "optuna"  # the methods issue 27's targets compare, by their METHODS keys
+
+
+def targets(task_name: str, task: Task, runs: dict[str, list[Run]], budgets: list[float]
+            ) -> list[tuple[str, str, bool]]:
+    """Issue 27's targets on one task, raytune-app's default against Optuna in the same runs, on the medians over
+    seeds: (what, the figures, met). Epochs by the largest budget (the MLP task's target, shown for every task);
+    the best val accuracy by each budget; the time to each target that Optuna needs more than 10 s for, a seed
+    that never reached it counting as the latest."""
+    ours, peer = runs.get(METHODS[OURS][0]), runs.get(METHODS[OPTUNA][0])
+    if not ours or not peer:
+        return []
+    last, out = max(budgets), []
+    mine, theirs = (_median([r.epochs_by(last) for r in rs]) for rs in (ours, peer))
+    out.append((f"{task_name}: epochs trained by {last:g} s >= Optuna's", f"{mine:,.0f} against {theirs:,.0f}",
+                mine >= theirs))
+    for budget in budgets:  # compared as shown, to 3 places: level is level
+        mine, theirs = (round(_median([r.best_by(budget) for r in rs]), 3) for rs in (ours, peer))
+        out.append((f"{task_name}: best val accuracy by {budget:g} s >= Optuna's",
+                    f"{mine:.3f} against {theirs:.3f}", mine >= theirs))
+    for target in task.targets:
+        mine, theirs = _median_time(ours, target, last), _median_time(peer, target, last)
+        if theirs > 10:
+            out.append((f"{task_name}: seconds to {target:g} <= Optuna's (which needs more than 10 s)",
+                        f"{_seconds(mine)} against {_seconds(theirs)}", mine <= theirs))
+    return out
+
+
+def verdicts(results: dict[str, dict[str, list[Run]]], budgets: list[float]) -> str:
+    """Every task's targets as a Markdown list (printed, and generated into the docs under the tables)."""
+    checked = [t for task_name, runs in results.items() for t in targets(task_name, TASKS[task_name], runs, budgets)]
+    if not checked:
+        return ""
+    return "\n".join(["Issue 27's targets, raytune-app's default against Optuna in the same runs (medians over seeds):",
+                      "", *(f"- {what}: {figure} ({'met' if met else 'NOT met'})" for what, figure, met in checked)])
 
 
 def paired_table(runs: dict[str, list[Run]], baseline: list[Run], budget: float) -> str:
@@ -432,13 +477,13 @@ def plot(results: dict[str, dict[str, list[Run]]], budget: float, out: Path) -> 
     fig, axes = plt.subplots(1, len(results), figsize=(6 * len(results), 4.5), squeeze=False)
     for ax, (task_name, runs) in zip(axes[0], results.items()):
         grid = np.linspace(0, budget, 400)
-        lows_after_start = []  # each method's lower quartile a tenth of the way in
+        lows_after_start = []  # each method's lower quartile once every seed of it has a result
         for label, method_runs in runs.items():
             curves = np.array([[r.best_by(t) for t in grid] for r in method_runs])  # nan before the first result
             with warnings.catch_warnings():  # no seed has a result yet: nan, as it should be
                 warnings.simplefilter("ignore", RuntimeWarning)
                 low, mid, high = np.nanpercentile(curves, [25, 50, 75], axis=0)
-            lows_after_start.append(np.nanmin(low[grid >= budget / 10]))
+            lows_after_start.append(np.nanmin(low[grid >= max(r.first for r in method_runs)]))
             ax.plot(grid, mid, label=label)
             ax.fill_between(grid, low, high, alpha=0.2)
         seeds = len({r.seed for rs in runs.values() for r in rs})
@@ -457,21 +502,33 @@ def plot(results: dict[str, dict[str, list[Run]]], budget: float, out: Path) -> 
 
 def read_runs(files: list[Path]) -> list[Run]:
     """Runs saved by --raw."""
-    runs = []
+    return [Run(**d | {"points": [tuple(p) for p in d["points"]],
+                       "tests": {float(k): v for k, v in d["tests"].items()}}) for d in jsonl.read(files)]
+
+
+def by_task(runs: list[Run]) -> dict[str, dict[str, list[Run]]]:
+    """{task: {method: runs}}."""
+    out: dict[str, dict[str, list[Run]]] = {}
+    for r in runs:
+        out.setdefault(r.task, {}).setdefault(r.method, []).append(r)
+    return out
+
+
+def newest_by_task(files: list[Path]) -> dict[str, tuple[Path, dict[str, list[Run]]]]:
+    """Each task's runs from the last of `files` that has runs of it, and that file: a new round of some tasks
+    replaces those tasks' older runs only (runs of different days are never pooled: machines drift)."""
+    out: dict[str, tuple[Path, dict[str, list[Run]]]] = {}
     for f in files:
-        for line in f.read_text().splitlines():
-            d = json.loads(line)
-            runs.append(Run(**d | {"points": [tuple(p) for p in d["points"]],
-                                   "tests": {float(k): v for k, v in d["tests"].items()}}))
-    return runs
+        out |= {task: (f, methods) for task, methods in by_task(read_runs([f])).items()}
+    return out
 
 
-def run_all(tasks: dict[str, Task], methods: list[str], budgets: list[float], seeds: int,
+def run_all(tasks: dict[str, Task], methods: list[str], budgets: list[float], seeds: range,
             raw: Path | None) -> list[Run]:
     """Every method on every task, once per seed at the largest budget; seeds outermost."""
     runs, refused = [], set()
     with tempfile.TemporaryDirectory() as tmp:
-        for seed in range(seeds):
+        for seed in seeds:
             for task_name, task in tasks.items():
                 for key in methods:
                     label, method = METHODS[key]
@@ -489,9 +546,7 @@ def run_all(tasks: dict[str, Task], methods: list[str], budgets: list[float], se
                           f"{run.best_by(max(budgets)):.3f}; {len(points)} epochs, the first at {run.first:.1f} s; "
                           f"command {wall:.1f} s", file=sys.stderr, flush=True)
                     if raw:
-                        with raw.open("a") as f:
-                            f.write(json.dumps(asdict(run) | {"points": [(round(s, 3), round(a, 5))
-                                                                         for s, a in points]}) + "\n")
+                        jsonl.append(raw, asdict(run) | {"points": [(round(s, 3), round(a, 5)) for s, a in points]})
     return runs
 
 
@@ -500,25 +555,27 @@ def main() -> None:
     parser.add_argument("--budgets", type=float, nargs="+", default=[30, 60, 120],
                         help="seconds; one run per method and seed at the largest, the others read off it")
     parser.add_argument("--seeds", type=int, default=10)
+    parser.add_argument("--first-seed", type=int, default=0,
+                        help="seeds FIRST to FIRST+SEEDS-1, so that one --raw file can gather seeds run apart")
     parser.add_argument("--tasks", nargs="+", choices=TASKS, default=list(TASKS))
     parser.add_argument("--methods", nargs="+", choices=METHODS, default=list(METHODS))
     parser.add_argument("--plot", type=Path, default=REPO / "docs" / "assets" / "compare.png")
     parser.add_argument("--raw", type=Path, help="append every run's figures to this file (JSON lines)")
     parser.add_argument("--tables-from", type=Path, nargs="+", metavar="RAW",
-                        help="run nothing: print the tables and draw the curves of runs saved by --raw")
+                        help="run nothing: print the tables and draw the curves of runs saved by --raw (each "
+                        "task's from the last file that has it)")
     args = parser.parse_args()
     budgets = sorted(args.budgets)
     tasks = {name: TASKS[name] for name in args.tasks}
     if args.tables_from:
-        runs = [r for r in read_runs(args.tables_from) if r.task in tasks]
+        results = {task: methods for task, (_, methods) in newest_by_task(args.tables_from).items() if task in tasks}
     else:
-        runs = run_all(tasks, args.methods, budgets, args.seeds, args.raw)
+        results = by_task(run_all(tasks, args.methods, budgets, range(args.first_seed, args.first_seed + args.seeds),
+                                  args.raw))
         print(f"\n{os.cpu_count()} cores")
-    results: dict[str, dict[str, list[Run]]] = {}
-    for r in runs:
-        results.setdefault(r.task, {}).setdefault(r.method, []).append(r)
     for task_name, by_method in results.items():
         print(f"\n{table(task_name, tasks[task_name], by_method, budgets)}")
+    print(f"\n{verdicts(results, budgets)}")
     plot(results, max(budgets), args.plot)
     print(f"\nAnytime curves: {args.plot}")
 

@@ -19,8 +19,13 @@ driver memory, and the trainer's throughput against a bare PyTorch loop.
     interleaved with this one's (a "before" against this "after" on the same machine in one run); `--raw FILE`
     appends each run's figures as a JSON line (the docs' tables are generated from benchmarks/results);
 (g) `--only cadence`: utilisation, wall time and how old the saved experiment state is (what a killed driver
-    resumes from) under each experiment-state snapshot period (TUNE_GLOBAL_CHECKPOINT_S, --periods), on (b)'s
-    job and on --trials one-epoch trials.
+    resumes from) under each experiment-state snapshot period (TUNE_GLOBAL_CHECKPOINT_S, --periods; `ours`:
+    raytune-app's own), on (b)'s job and on --trials one-epoch trials, and what one copy of the staging folder
+    costs at 1,000 and 10,000 trial folders; `--raw FILE` keeps each run too;
+(i) `--only searcher`: what the searchers raytune-app asks ahead (HyperOpt's and Optuna's TPE, on the MLP task's
+    space) take to suggest a config once they were told of 32 to `--timeline-trials`' largest number of finished
+    trials, in this process, outside Ray: the work that must fit between two trials on the driver's cores.
+    `--raw FILE` keeps each figure too.
 """
 
 from __future__ import annotations
@@ -29,6 +34,7 @@ import argparse
 import itertools
 import json
 import os
+import random
 import statistics
 import subprocess
 import sys
@@ -41,6 +47,9 @@ import yaml
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
+
+from benchmarks import jsonl  # noqa: E402
+
 os.environ["PYTHONPATH"] = str(REPO)  # the commands below run this checkout's raytune_app, whatever is installed
 MLP_TASK = REPO / "search_spaces" / "mlp_synthetic.yaml"  # compare.py's MLP task
 
@@ -217,10 +226,13 @@ def utilisation(tmp: Path) -> dict:
 
 
 def snapshot_run(file: Path, storage: Path, period: str, address: str | None = None) -> dict:
-    """One run under TUNE_GLOBAL_CHECKPOINT_S=period: its wall time and utilisation, and how old the experiment
-    state on the storage path was at each look while trials ran (what a killed driver resumes from)."""
+    """One run under TUNE_GLOBAL_CHECKPOINT_S=period (`ours`: unset, raytune-app's own period): its wall time
+    and utilisation, and how old the experiment state on the storage path was at each look while trials ran
+    (what a killed driver resumes from)."""
     name = yaml.safe_load(file.read_text())["name"]
-    env = {**os.environ, "TUNE_GLOBAL_CHECKPOINT_S": period}
+    env = {k: v for k, v in os.environ.items() if k != "TUNE_GLOBAL_CHECKPOINT_S"}
+    if period != "ours":
+        env["TUNE_GLOBAL_CHECKPOINT_S"] = period
     storage.mkdir(parents=True)
     log = storage / "tune.log"
     started = time.time()
@@ -266,29 +278,30 @@ def staging_copy(tmp: Path, trials: int) -> dict:
         (folder / "events.out.tfevents.0").write_bytes(bytes(400))
     cpu, started = time.process_time(), time.time()
     pyarrow.fs.copy_files(str(source), str(tmp / f"copied-{trials}"), destination_filesystem=pyarrow.fs.LocalFileSystem())
-    return {f"staging_copy_{trials}_trials_wall_s": time.time() - started,
-            f"staging_copy_{trials}_trials_cpu_s": time.process_time() - cpu}
+    return {"part": "staging_copy", "trials": trials, "wall_s": time.time() - started,
+            "cpu_s": time.process_time() - cpu}
 
 
-def snapshot_cadence(tmp: Path, periods: list[str], trials: int, epochs: int, repeats: int,
-                     address: str | None = None) -> dict:
+def snapshot_cadence(tmp: Path, args: argparse.Namespace) -> dict:
     """(g): the experiment-state snapshot period (TUNE_GLOBAL_CHECKPOINT_S) against utilisation and durability,
-    on (b)'s job and on `trials` one-epoch tiny trials (a snapshot writes every trial's state, so its cost grows
-    with the trials). The periods alternate within each round; medians over `repeats` rounds. `address`: a
-    running Ray that each run joins (default: each starts its own)."""
-    jobs = {"util": utilisation_job(tmp, "cadence-util", epochs),
-            "many": experiment(tmp, "cadence-many", num_samples=trials, **TINY)}
-    runs: dict[tuple[str, str], list[dict]] = {}
-    for r in range(repeats):
-        for period in (periods if r % 2 == 0 else periods[::-1]):
-            for job, file in jobs.items():
-                found = snapshot_run(file, tmp / f"cadence-{r}-{period}-{job}", period, address)
-                runs.setdefault((job, period), []).append(found)
-    figures = {**staging_copy(tmp, 1000), **staging_copy(tmp, 10000)}
-    for (job, period), found in runs.items():
-        for key in found[0]:
-            figures[f"cadence_{job}_{period}_{key}"] = statistics.median(f[key] for f in found)
-    return figures
+    on (b)'s job and on `--trials` one-epoch tiny trials (a snapshot writes every trial's state, so its cost
+    grows with the trials). The periods alternate within each round; medians over `--repeats` rounds, and every
+    run kept in `--raw`. `--address`: a running Ray that each run joins (default: each starts its own)."""
+    cores = os.cpu_count() or 1
+    jobs = {f"{4 * cores} trials x {args.cadence_epochs} epochs, (b)":
+            utilisation_job(tmp, "cadence-util", args.cadence_epochs),
+            f"{args.trials:,} one-epoch trials": experiment(tmp, "cadence-many", num_samples=args.trials, **TINY)}
+    runs = []
+    for r in range(args.repeats):
+        for period in (args.periods if r % 2 == 0 else args.periods[::-1]):
+            for i, (job, file) in enumerate(jobs.items()):
+                found = snapshot_run(file, tmp / f"cadence-{r}-{period}-{i}", period, args.address)
+                runs.append({"part": "cadence", "job": job, "period": period, "round": r, "cores": cores, **found})
+                keep(args.raw, runs[-1])
+    for trials in (1000, 10000):
+        runs.append(staging_copy(tmp, trials))
+        keep(args.raw, runs[-1])
+    return {"tables": tables(runs)}
 
 
 def throughput(epochs: int = 5) -> dict:
@@ -411,10 +424,43 @@ def timelines(tmp: Path, args: argparse.Namespace) -> dict:
     return {"tables": tables(runs)}
 
 
+def searcher_cost(tmp: Path, args: argparse.Namespace) -> dict:
+    """(i) for each round and searcher: the median time of `suggest` over the WINDOW suggestions up to each count
+    of finished trials told (each told as trained to the end, with a random score: TPE's work grows with the
+    trials, not with their scores)."""
+    from raytune_app.spec.load import load_spec
+    from raytune_app.spec.options import searcher_kwargs
+    from raytune_app.spec.space import to_param_space
+    from raytune_app.tuner.searchers import ASKED_AHEAD, learning_searcher
+
+    told = max(args.timeline_trials)
+    counts = [n for n in (32, 100, 250, 500, 1000, 2000, 5000, 10000) if n < told] + [told]
+    records = []
+    for seed, name in itertools.product(range(args.repeats), ASKED_AHEAD):
+        spec = load_spec(MLP_TASK, {"search": name, "seed": seed})
+        searcher = learning_searcher(spec, *searcher_kwargs(spec), None)
+        searcher.set_search_properties(spec.metric, spec.mode,
+                                       {} if name == "hyperopt" else to_param_space(spec.params))
+        scores, times = random.Random(seed), []
+        for n in range(1, told + 1):
+            started = time.perf_counter()
+            searcher.suggest(str(n))
+            times.append(time.perf_counter() - started)
+            searcher.on_trial_complete(str(n), {spec.metric: scores.random(), "training_iteration": spec.max_epochs})
+            if n in counts:
+                record = {"part": "searcher", "searcher": name, "seed": seed, "told": n,
+                          "suggest_ms": 1000 * statistics.median(times[-WINDOW:])}
+                records.append(record)
+                keep(args.raw, record)
+    return {"tables": tables(records)}
+
+
+WINDOW = 20  # suggestions per figure of (i)
+
+
 def keep(raw: Path | None, record: dict) -> None:
     if raw:
-        with raw.open("a") as f:
-            f.write(json.dumps(record) + "\n")
+        jsonl.append(raw, record)
 
 
 TIMELINE_COLUMNS = {"epochs": "epochs", "checkpointed_epochs": "checkpointed",
@@ -441,33 +487,105 @@ def _cell(value: float, key: str) -> str:
 
 
 def tables(records: list[dict]) -> str:
-    """(h)'s table (medians over seeds per size and checkout, this checkout first) with issue 27's targets on
-    this checkout's runs, and (c, f)'s start-up figures (medians over the runs kept), from --raw's records."""
-    out = []
-    timeline = [r for r in records if r.get("part") == "timeline"]
-    if timeline:
-        groups: dict[tuple, list[dict]] = {}
-        for r in sorted(timeline, key=lambda r: (r["trials_asked"], not r["this"])):
-            groups.setdefault((r["trials_asked"], r["commit"] + ("" if r["this"] else " (before)")), []).append(r)
-        out += ["| trials | checkout | runs | " + " | ".join(TIMELINE_COLUMNS.values()) + " |",
-                "|---" * (len(TIMELINE_COLUMNS) + 3) + "|"]
-        for (trials, label), rs in groups.items():
-            cells = [_cell(statistics.median(r[k] for r in rs), k) for k in TIMELINE_COLUMNS]
-            out.append(f"| {trials} | {label} | {len(rs)} | " + " | ".join(cells) + " |")
-        out.append("")
-        for trials in sorted({r["trials_asked"] for r in timeline}):
-            mine = [r for r in timeline if r["this"] and r["trials_asked"] == trials]
-            for key, op, bound, what in TARGETS if mine else ():
-                value = statistics.median(r[key] for r in mine)
-                met = value <= bound if op == "<=" else value >= bound
-                out.append(f"- {trials} trials, {what}: {_cell(value, key)} ({'met' if met else 'NOT met'})")
-    startup = [r for r in records if r.get("part") == "startup"]
-    if startup:
-        out += ([""] if out else []) + ["| start-up (seconds from the process's start) | median of runs |",
-                                             "|---|---|"]
-        out += [f"| {what} | {statistics.median(r[k] for r in startup if k in r):.2f} |"
-                for k, what in STARTUP.items() if any(k in r for r in startup)]
-    return "\n".join(out)
+    """The tables of --raw's records, each part's apart: (h)'s timeline with issue 27's targets, (g)'s snapshot
+    periods and copies, (i)'s searchers, (c, f)'s start-up."""
+    blocks = (_timeline_table(records), _cadence_table(records), _copy_table(records), _searcher_table(records),
+              _startup_table(records))
+    return "\n\n".join("\n".join(block) for block in blocks if block)
+
+
+def _part(records: list[dict], name: str) -> list[dict]:
+    return [r for r in records if r.get("part") == name]
+
+
+def _groups(records: list[dict], key: Callable[[dict], tuple]) -> dict[tuple, list[dict]]:
+    """The records by `key`, in the order each key first comes."""
+    groups: dict[tuple, list[dict]] = {}
+    for r in records:
+        groups.setdefault(key(r), []).append(r)
+    return groups
+
+
+def _timeline_table(records: list[dict]) -> list[str]:
+    """(h): medians over seeds per size and checkout (this checkout first), then the targets on this one's runs."""
+    timeline = sorted(_part(records, "timeline"), key=lambda r: (r["trials_asked"], not r["this"]))
+    if not timeline:
+        return []
+    out = ["| trials | checkout | runs | " + " | ".join(TIMELINE_COLUMNS.values()) + " |",
+           "|---" * (len(TIMELINE_COLUMNS) + 3) + "|"]
+    groups = _groups(timeline, lambda r: (r["trials_asked"], r["commit"] + ("" if r["this"] else " (before)")))
+    for (trials, label), rs in groups.items():
+        cells = [_cell(statistics.median(r[k] for r in rs), k) for k in TIMELINE_COLUMNS]
+        out.append(f"| {trials} | {label} | {len(rs)} | " + " | ".join(cells) + " |")
+    out.append("")
+    for trials in sorted({r["trials_asked"] for r in timeline}):
+        mine = [r for r in timeline if r["this"] and r["trials_asked"] == trials]
+        for key, op, bound, what in TARGETS if mine else ():
+            value = statistics.median(r[key] for r in mine)
+            met = value <= bound if op == "<=" else value >= bound
+            out.append(f"- {trials} trials, {what}: {_cell(value, key)} ({'met' if met else 'NOT met'})")
+    return out
+
+
+def _our_period() -> str:
+    """raytune-app's rule, read off the one place that sets it (ray_compat/settings.py)."""
+    from raytune_app.ray_compat.settings import SNAPSHOT_PERIOD_S, SNAPSHOT_S_PER_TRIAL
+
+    low, high = SNAPSHOT_PERIOD_S
+    return f"raytune-app's (unset: {SNAPSHOT_S_PER_TRIAL * 1000:g} ms a trial, {low:g} to {high:g} s)"
+
+
+PERIODS = {"ours": _our_period(), "auto": "Ray's `auto`"}
+CADENCE_COLUMNS = {"wall_s": "wall s", "utilisation": "utilisation while tuning",
+                   "state_age_median_s": "saved state's age, median s", "state_age_max_s": "its age, max s",
+                   "saves_seen": "snapshots seen"}
+CADENCE_FORMAT = {"utilisation": ".1%", "saves_seen": ".0f"}
+
+
+def _cadence_table(records: list[dict]) -> list[str]:
+    """(g): per job and period, the medians over rounds."""
+    cadence = _part(records, "cadence")
+    if not cadence:
+        return []
+    out = ["| job | snapshot period | runs | " + " | ".join(CADENCE_COLUMNS.values()) + " |",
+           "|---" * (len(CADENCE_COLUMNS) + 3) + "|"]
+    for (job, period), rs in _groups(cadence, lambda r: (r["job"], r["period"])).items():
+        cells = [format(statistics.median(r[k] for r in rs), CADENCE_FORMAT.get(k, ".1f")) for k in CADENCE_COLUMNS]
+        out.append(f"| {job} | {PERIODS.get(period, f'{period} s')} | {len(rs)} | " + " | ".join(cells) + " |")
+    return out
+
+
+def _copy_table(records: list[dict]) -> list[str]:
+    """(g): what one copy of the staging folder costs."""
+    copies = sorted(_part(records, "staging_copy"), key=lambda r: r["trials"])
+    if not copies:
+        return []
+    return ["| one copy of the staging folder | wall s | CPU s |", "|---|---|---|"] + [
+        f"| {r['trials']:,} trial folders | {r['wall_s']:.2f} | {r['cpu_s']:.2f} |" for r in copies]
+
+
+def _searcher_table(records: list[dict]) -> list[str]:
+    """(i): per number of finished trials told, each searcher's suggest time, the median over rounds."""
+    cost = _part(records, "searcher")
+    if not cost:
+        return []
+    names = list(dict.fromkeys(r["searcher"] for r in cost))
+    out = ["| finished trials told | rounds | " + " | ".join(f"{n} suggest ms" for n in names) + " |",
+           "|---" * (len(names) + 2) + "|"]
+    for told, at in sorted(_groups(cost, lambda r: r["told"]).items()):
+        cells = [f"{statistics.median(r['suggest_ms'] for r in at if r['searcher'] == n):.1f}" for n in names]
+        out.append(f"| {told:,} | {len({r['seed'] for r in at})} | " + " | ".join(cells) + " |")
+    return out
+
+
+def _startup_table(records: list[dict]) -> list[str]:
+    """(c, f): medians over the runs kept."""
+    startup = _part(records, "startup")
+    if not startup:
+        return []
+    return ["| start-up (seconds from the process's start) | median of runs |", "|---|---|"] + [
+        f"| {what} | {statistics.median(r[k] for r in startup if k in r):.2f} |"
+        for k, what in STARTUP.items() if any(k in r for r in startup)]
 
 
 def startup(tmp: Path, args: argparse.Namespace) -> dict:
@@ -481,9 +599,9 @@ PARTS: dict[str, Callable[[Path, argparse.Namespace], dict]] = {
     "startup": startup,
     "utilisation": lambda tmp, args: utilisation(tmp),
     "throughput": lambda tmp, args: throughput(),
-    "cadence": lambda tmp, args: snapshot_cadence(tmp, args.periods, args.trials, args.cadence_epochs, args.repeats,
-                                                args.address),
+    "cadence": snapshot_cadence,
     "timeline": timelines,
+    "searcher": searcher_cost,
 }
 
 
@@ -491,35 +609,38 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--trials", type=int, default=500)
     parser.add_argument("--only", nargs="+", choices=PARTS,
-                        help="some of the figures: (a, d), (c, f), (b), (e), (g), (h)")
-    parser.add_argument("--timeline-trials", type=int, nargs="+", default=[32, 1000], help="(h): trials per run")
+                        help="some of the figures: (a, d), (c, f), (b), (e), (g), (h), (i)")
+    parser.add_argument("--timeline-trials", type=int, nargs="+", default=[32, 1000],
+                        help="(h): trials per run; (i): the largest is the most finished trials told")
     parser.add_argument("--checkout", type=Path, nargs="*", default=[],
                         help="(h): other checkouts of raytune-app to run alongside this one (e.g. main's)")
     parser.add_argument("--raw", type=Path,
-                        help="(c, f, h): append each run's figures to this file (JSON lines)")
+                        help="(c, f, g, h, i): append each run's figures to this file (JSON lines)")
     parser.add_argument("--tables-from", type=Path, nargs="+", metavar="FILE",
                         help="print the tables of the figures that --raw kept, and stop")
-    parser.add_argument("--periods", nargs="+", default=["2", "10", "60", "auto"],
-                        help="(g): the TUNE_GLOBAL_CHECKPOINT_S values compared")
+    parser.add_argument("--periods", nargs="+", default=["ours", "2", "10", "60", "auto"],
+                        help="(g): the TUNE_GLOBAL_CHECKPOINT_S values compared (ours: unset, raytune-app's own)")
     parser.add_argument("--cadence-epochs", type=int, default=10, help="(g): epochs of (b)'s trials")
     parser.add_argument("--repeats", type=int, default=3,
-                        help="(g): interleaved rounds; (h): runs per size and checkout (seeds 0, 1, ...)")
+                        help="(g): interleaved rounds; (h): runs per size and checkout (seeds 0, 1, ...); (i): rounds")
     parser.add_argument("--address", help="(g): a running Ray that each run joins (default: each starts one)")
     args = parser.parse_args()
     if args.tables_from:
-        print(tables([json.loads(line) for f in args.tables_from for line in f.read_text().splitlines() if line]))
+        print(tables(jsonl.read(args.tables_from)))
         return
-    figures = {}
+    figures, printed = {}, []
     with tempfile.TemporaryDirectory() as tmp:
         for name in args.only or PARTS:
-            figures |= PARTS[name](Path(tmp), args)
+            part = PARTS[name](Path(tmp), args)
+            printed += filter(None, [part.pop("tables", None)])  # (g), (h): tables of their own
+            figures |= part
     print(f"{os.cpu_count()} cores")
-    print("| figure | value |\n|---|---|")
+    if figures:
+        print("| figure | value |\n|---|---|")
     for key, value in figures.items():
-        if key != "tables":
-            print(f"| {key} | {value:.3f} |" if isinstance(value, float) else f"| {key} | {value} |")
-    if "tables" in figures:
-        print("\n" + figures["tables"])
+        print(f"| {key} | {value:.3f} |" if isinstance(value, float) else f"| {key} | {value} |")
+    for text in printed:
+        print("\n" + text)
 
 
 if __name__ == "__main__":

@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import json
 import math
 import os
 import shutil
@@ -44,6 +43,7 @@ import yaml
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+from benchmarks import jsonl  # noqa: E402
 from raytune_app.ray_compat.settings import loopback_cluster_settings  # noqa: E402
 from raytune_app.results.pareto import front_rows, hypervolume  # noqa: E402
 from raytune_app.spec.load import ObjectiveSpec  # noqa: E402
@@ -176,7 +176,7 @@ def main() -> None:
     parser.add_argument("--tables-from", type=Path, nargs="+", help="print the tables of earlier --raw files")
     args = parser.parse_args()
     if args.tables_from:
-        print(tables([json.loads(line) for f in args.tables_from for line in f.read_text().splitlines() if line]))
+        print(tables(jsonl.read(args.tables_from)))
         return
     runs = []
     with tempfile.TemporaryDirectory(prefix="pareto-bench-") as tmp, local_ray(args.cpus) as address:
@@ -187,8 +187,7 @@ def main() -> None:
                 print(f"{method} seed {seed}: hypervolume {result['hypervolume']:.4f}, front {result['front']}, "
                       f"{result['epochs']} epochs, {result['wall_s']} s", flush=True)
                 if args.raw:
-                    with args.raw.open("a") as out:
-                        out.write(json.dumps(result) + "\n")
+                    jsonl.append(args.raw, result)
     print(tables(runs))
 
 

@@ -39,6 +39,9 @@ import yaml
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(REPO), str(REPO / "tests")]
+
+from benchmarks import jsonl  # noqa: E402
+
 TICK = os.sysconf("SC_CLK_TCK")
 VARIANTS = ("raytune-app", "bare")
 
@@ -144,7 +147,9 @@ def one_run(variant: str, spec: Path, storage: Path, cluster=None, timeout: floa
     name = yaml.safe_load(spec.read_text())["name"]
     reported, last_end = last_trial_end(storage / name)
     if proc.returncode or not reported:
-        raise SystemExit(f"{variant} failed ({proc.returncode}): {log.read_text()[-3000:]}")
+        found = sorted(str(f.relative_to(storage)) for f in storage.rglob("*") if f.is_file())[:40]
+        raise SystemExit(f"{variant} failed ({proc.returncode}), {reported} result.json under {storage / name}; "
+                         f"files there: {found}\n{log.read_text()[-3000:]}")
     return {"variant": variant, "trials_reported": reported, "wall_s": ended - started, "driver_cpu_s": driver.cpu_s,
             "driver_peak_mb": driver.peak_mb, "tail_s": ended - last_end}
 
@@ -318,14 +323,13 @@ def main() -> None:
                         help="print the tables of the figures that --out kept, running nothing")
     args = parser.parse_args()
     if args.tables_from:
-        print(tables([json.loads(line) for f in args.tables_from for line in f.read_text().splitlines() if line]))
+        print(tables(jsonl.read(args.tables_from)))
         return
     cores = os.cpu_count() or 1
 
     def record(run: dict) -> None:
         if args.out:
-            with args.out.open("a") as f:
-                f.write(json.dumps({**run, "cores": cores, "sleep": args.sleep, "at": time.time()}) + "\n")
+            jsonl.append(args.out, {**run, "cores": cores, "sleep": args.sleep, "at": time.time()})
 
     print(f"{cores} cores; medians of {args.repeats} interleaved rounds")
     with tempfile.TemporaryDirectory(prefix="rtscale") as name:

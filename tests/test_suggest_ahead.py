@@ -123,7 +123,7 @@ def test_a_seed_gives_the_same_configs_as_the_searcher_asked_when_a_slot_frees(t
     without the wrapper (working the next config out as the previous one is handed out would miss the latest)."""
     from ray.tune.search import ConcurrencyLimiter
     from raytune_app.spec.options import searcher_kwargs
-    from raytune_app.tuner.searchers import _learning_searcher
+    from raytune_app.tuner.searchers import learning_searcher
 
     for search, start in (("hyperopt", {"n_initial_points": 2}), ("optuna", {"n_startup_trials": 2})):
         spec = load_spec(write_experiment(tmp_path / f"{search}.yaml", seed=3, num_samples=8,
@@ -132,7 +132,7 @@ def test_a_seed_gives_the_same_configs_as_the_searcher_asked_when_a_slot_frees(t
                                                  "hidden_size": {"choice": [32, 64, 128]}}))
         ahead, param_space = build_search(spec, max_concurrent=1)
         assert isinstance(ahead.searcher, SuggestAhead)
-        before = ConcurrencyLimiter(_learning_searcher(spec, *searcher_kwargs(spec), None), max_concurrent=1)
+        before = ConcurrencyLimiter(learning_searcher(spec, *searcher_kwargs(spec), None), max_concurrent=1)
         expected = sequence_of_configs(spec, before, param_space, 8)
         assert sequence_of_configs(spec, ahead, param_space, 8) == expected, search
 

@@ -14,18 +14,18 @@ The page marks each generated region with the runs it comes from; the text betwe
     <!-- generated: overhead benchmarks/results/overhead-DATE.jsonl -->   (benchmarks/overhead.py --raw FILE)
     <!-- end generated -->
 
-A new round of `compare.py --raw FILE` is shown by naming its file in the marker.
+A new round of `compare.py --raw FILE` is shown by naming its file in the marker, after the older ones: each task's
+table comes from the last file named that has runs of it.
 """
 
 from __future__ import annotations
 
-import importlib.util
-import json
+import importlib
 import re
-import sys
 from collections.abc import Callable
 from pathlib import Path
 
+from benchmarks import jsonl
 from docs.gen import REPO
 
 PAGE = REPO / "docs" / "performance.md"
@@ -34,25 +34,12 @@ NOTE = "<!-- rewritten by `python -m docs.gen` from the runs named above: edit t
 
 
 def _script(name: str):
-    """benchmarks/NAME.py, which is a script rather than a package module."""
-    if name not in sys.modules:
-        spec = importlib.util.spec_from_file_location(name, REPO / "benchmarks" / f"{name}.py")
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[name] = module  # its dataclasses look their module up while they are built
-        spec.loader.exec_module(module)
-    return sys.modules[name]
+    """benchmarks/NAME.py (the scripts are modules of the benchmarks package too)."""
+    return importlib.import_module(f"benchmarks.{name}")
 
 
 def _compare():
     return _script("compare")
-
-
-def _by_task(files: list[str]) -> dict[str, dict[str, list]]:
-    """{task: {method: [runs]}} of the runs saved in `files` (paths relative to the repository)."""
-    out: dict[str, dict[str, list]] = {}
-    for run in _compare().read_runs([REPO / f for f in files]):
-        out.setdefault(run.task, {}).setdefault(run.method, []).append(run)
-    return out
 
 
 def _budgets(by_task: dict[str, dict[str, list]]) -> list[float]:
@@ -60,17 +47,22 @@ def _budgets(by_task: dict[str, dict[str, list]]) -> list[float]:
 
 
 def compare_tables(files: list[str]) -> str:
-    """Each task's table: every method by each budget the runs were read at."""
-    compare, by_task = _compare(), _by_task(files)
-    return "\n\n".join(compare.table(task, compare.TASKS[task], methods, _budgets(by_task))
-                       for task, methods in by_task.items())
+    """Each task's table from the last of `files` that has runs of it (a round of some tasks replaces only
+    those tasks' older runs), every method by each budget the runs were read at; then issue 27's targets."""
+    compare, named = _compare(), {REPO / f: f for f in files}  # each path as the marker names it
+    latest = compare.newest_by_task(list(named))
+    by_task = {task: methods for task, (_, methods) in latest.items()}
+    budgets = _budgets(by_task)
+    tables = [f"{compare.table(task, compare.TASKS[task], methods, budgets)}\n\nRuns: `{named[f]}`."
+              for task, (f, methods) in latest.items()]
+    return "\n\n".join(filter(None, [*tables, compare.verdicts(by_task, budgets)]))
 
 
 def lever_tables(files: list[str]) -> str:
     """Each task's levers (the runs of the last file) against raytune-app's default in the first, at the
     largest budget, on the levers' seeds."""
     compare = _compare()
-    baseline, levers = _by_task(files[:1]), _by_task(files[1:])
+    baseline, levers = (compare.by_task(compare.read_runs([REPO / f for f in part])) for part in (files[:1], files[1:]))
     default = compare.METHODS["raytune"][0]
     return "\n\n".join(f"**{task}**\n\n" + compare.paired_table(methods, baseline[task][default],
                                                                   max(_budgets(levers)))
@@ -80,8 +72,7 @@ def lever_tables(files: list[str]) -> str:
 def _tables_of(script: str) -> Callable[[list[str]], str]:
     """benchmarks/SCRIPT.py's tables of the JSON lines its --out/--raw kept in `files` (scale, pareto, overhead)."""
     def tables(files: list[str]) -> str:
-        records = [json.loads(line) for f in files for line in (REPO / f).read_text().splitlines() if line.strip()]
-        return _script(script).tables(records)
+        return _script(script).tables(jsonl.read([REPO / f for f in files]))
 
     return tables
 

@@ -64,7 +64,7 @@ def _optuna_sampler(spec) -> Any:
     return optuna.samplers.TPESampler(**{"seed": spec.seed, "multivariate": True, "constant_liar": True, **options})
 
 
-def _learning_searcher(spec, options: dict[str, Any], sampler: dict[str, Any], history) -> Any:
+def learning_searcher(spec, options: dict[str, Any], sampler: dict[str, Any], history) -> Any:
     """Ray's HyperOptSearch, OptunaSearch (told of early-stopped trials) or TuneBOHB for the spec."""
     common = dict(**objectives(spec), **options)
     if spec.search.name == "optuna":
@@ -96,7 +96,7 @@ def build_search(spec, max_concurrent: int, history=None) -> tuple[Any, dict[str
         return searcher, to_param_space(spec.params)
     from ray.tune.search import ConcurrencyLimiter
 
-    searcher = _learning_searcher(spec, options, sampler, history)
+    searcher = learning_searcher(spec, options, sampler, history)
     # not with several objectives: Optuna's study is then the experiment's saved record (tuner/optuna_study.py),
     # and a config asked ahead for a slot a stop never fills would stay in it as a RUNNING trial
     if spec.search.name in ASKED_AHEAD and not spec.multi_objective:
