@@ -85,3 +85,28 @@ def test_a_local_ray_starts_no_idle_workers_for_trials_that_never_use_them():
     assert out.returncode == 0, out.stderr[-3000:]
     assert out.stdout.split() == ["0"]  # Ray's own default: one per CPU
     wait_for(lambda: not pids_of(Path(ray_dir)), timeout=30)
+
+
+LEFT_NODE = """
+import sys
+import ray
+from raytune_app.cluster.ray_session import check_storage_shared
+
+ray.init(address=sys.argv[1])
+listed = ray.nodes()
+# the node list as read a moment before an autoscaler removed an idle worker: one node more than there is now
+ghost = {**listed[0], "NodeID": "ab" * 28, "NodeManagerAddress": "127.0.0.9"}
+calls = iter([[*listed, ghost]])
+ray.nodes = lambda: next(calls, listed)
+check_storage_shared(sys.argv[2], "exp.yaml")
+print("checked")
+"""
+
+
+def test_a_node_that_leaves_during_the_storage_check_is_not_a_blind_one(ray_address, tmp_path):
+    """CI saw it: on an autoscaling cluster, a node listed alive left before its read of the marker ran, and
+    the run ended in Ray's TaskUnschedulableError instead of starting its trials."""
+    out = subprocess.run([sys.executable, "-c", LEFT_NODE, ray_address, str(tmp_path / "runs")], env=ENV,
+                         capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr[-3000:]
+    assert out.stdout.split()[-1:] == ["checked"]

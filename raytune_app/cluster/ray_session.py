@@ -133,6 +133,16 @@ def _reads(path: str, token: str) -> bool:
         return False
 
 
+def _sees(read: ray.ObjectRef) -> bool:
+    """A node's answer; a node that left the cluster after it was listed (an autoscaler removing an idle worker)
+    sees nothing but needs nothing either: its read is unschedulable, since it asks for no resources and only
+    that node will do."""
+    try:
+        return ray.get(read, timeout=120)
+    except ray.exceptions.TaskUnschedulableError:
+        return True
+
+
 def check_storage_shared(storage_path: str, source: str) -> None:
     """On a cluster of several nodes, a local storage path must be one folder that every node
     sees (a shared mount): each node reads back a marker the driver writes, or InputError."""
@@ -149,7 +159,7 @@ def check_storage_shared(storage_path: str, source: str) -> None:
         checks = {n["NodeManagerAddress"]: _reads.options(
             scheduling_strategy=NodeAffinitySchedulingStrategy(n["NodeID"], soft=False)).remote(str(marker), token)
             for n in nodes}
-        blind = sorted(ip for ip, ref in checks.items() if not ray.get(ref, timeout=120))
+        blind = sorted(ip for ip, ref in checks.items() if not _sees(ref))
     finally:
         marker.unlink(missing_ok=True)
     if blind:
