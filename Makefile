@@ -20,9 +20,9 @@ tune: $(STAMP)
 
 # three pytest workers, a test file each at a time (module fixtures stay shared; conftest.py hands out the
 # longest files first): the two cores are what holds the suite back, and a third worker keeps them busy while
-# the others' tests wait on Ray or on a trial caught mid-run
+# the others' tests wait on Ray or on a trial caught mid-run; the slowest tests are listed at the end
 test: $(STAMP)
-	$(VENV)/bin/python -m pytest -n 3 --dist loadfile -m "not autoscaling"
+	$(VENV)/bin/python -m pytest -n 3 --dist loadfile -m "not autoscaling" --durations=15
 
 # Ray's autoscaler for real (tests/test_autoscaling_e2e.py): a cluster of Ray's fake multi-node provider in network
 # and PID namespaces of its own (root, or user namespaces allowed; skipped otherwise), nodes added and removed as
