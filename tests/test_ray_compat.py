@@ -288,6 +288,28 @@ def test_a_trial_marked_errored_is_errored_for_ray(folder):
     assert statuses == {first: "ERROR", second: "TERMINATED"}, changed(f"a state edited as JSON reads {statuses}")
 
 
+def test_decisions_held_for_the_saved_runs_calls_are_forgotten_before_a_restore(folder):
+    """experiment_state.py's forget_pending_decisions: Ray still keeps its held decisions in the saved state,
+    under the names cleared, and a state cleared of them is still one that Ray's own reader loads."""
+    from ray.tune.utils.serialization import _loads_with_cloudpickle  # TuneController.restore_from_dir's reader
+
+    from raytune_app.ray_compat.experiment_state import PENDING_DECISIONS, forget_pending_decisions
+
+    (state,) = folder.glob("experiment_state-*.json")
+    data = json.loads(state.read_text())
+    runner = data["runner_data"]
+    assert all(isinstance(runner.get(key), dict) for key in PENDING_DECISIONS), \
+        changed(f"the controller's saved attributes are now {sorted(runner)}")
+    first, second = sorted(rays_own_reading(folder))
+    runner[PENDING_DECISIONS[0]], runner[PENDING_DECISIONS[1]] = {first: "STOP"}, {second: "PAUSE"}
+    state.write_text(json.dumps(data))
+    assert forget_pending_decisions(str(folder)) == sorted([first, second])
+    restored = _loads_with_cloudpickle(state.read_text())["runner_data"]
+    assert all(restored[key] == {} for key in PENDING_DECISIONS)
+    assert forget_pending_decisions(str(folder)) == []  # nothing held: the file is left as it is
+    assert len(rays_own_reading(folder)) == 2
+
+
 class Plant:
     """Unpickled, it creates a folder: the mark of code run from an experiment folder."""
 

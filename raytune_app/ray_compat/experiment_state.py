@@ -12,6 +12,10 @@ in that JSON, so opening a folder someone sent would run whatever code it carrie
 unpickled: the checkpoint manager's is only walked with `pickletools.genops`, which lists a pickle's opcodes
 without executing any (no import, no call), for the checkpoint folder names it contains.
 
+- `runner_data`: the TuneController's own attributes, restored as they were (`__getstate__`/`__setstate__`),
+  among them the scheduling decisions it held for calls in flight (`PENDING_DECISIONS`, see
+  `forget_pending_decisions`).
+
 Public alternatives checked: `ExperimentAnalysis` / `ResultGrid` (both unpickle; Ray 2.60's TuneFunctionDecoder
 refuses blobs, but Trial's pickled fields are decoded by `Trial.__setstate__` regardless); `Tuner.can_restore`
 (used instead of the `tuner.pkl` file name, in run/restore.py); none re-saves a trial's status, which
@@ -25,13 +29,16 @@ import json
 import pickletools
 import re
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Callable
 
 from raytune_app import storage
 
 STATE_PATTERN = "experiment_state-*.json"  # TuneController.CKPT_FILE_TMPL.format("*")
 PICKLED = "CLOUDPICKLE_FALLBACK"  # ray.tune.utils.serialization's marker of a pickled value
 CHECKPOINT_FOLDER = re.compile(r"checkpoint_\d+")  # ray.train's checkpoint folder names
+# TuneController's decisions held until a trial's save in flight returns, and those queued until its results in
+# flight are processed: {trial_id: "CONTINUE" | "PAUSE" | "STOP"}
+PENDING_DECISIONS = ("_cached_trial_decisions", "_queued_trial_decisions")
 
 
 @dataclass(frozen=True)
@@ -133,25 +140,59 @@ def saved_trials(path: str) -> list[SavedTrial] | None:
         return None
 
 
+def _correct(path: str, fix: Callable[[dict[str, Any]], list[str]]) -> list[str]:
+    """Apply `fix` to Ray's newest saved state (the one Tuner.restore reads) as JSON, its pickled parts copied as
+    they are; the file is rewritten only when `fix` changed something (what it returns)."""
+    name = newest_state(path)
+    state = _load(storage.join(path, name)) if name else None
+    if state is None:
+        return []
+    fixed = fix(state)
+    if fixed:
+        storage.write_atomic(storage.join(path, name), json.dumps(state))
+    return fixed
+
+
 def mark_errored(path: str, trial_ids: list[str]) -> list[str]:
     """Make Ray's newest saved state say ERROR for these trials; returns the trials corrected.
 
     Ray 2.60 re-saves a trial's state only when it is queued for saving, and a trial whose worker was killed
     (SIGKILL, out of memory) loses its actor before that happens: its last saved state stays RUNNING, while
     the run reports it failed. `Tuner.restore(restart_errored=True)` would then resume it from its checkpoint
-    instead of starting it over. No public API re-saves a trial, so the newest state file (the one
-    Tuner.restore reads) is corrected here, as JSON: its pickled parts are copied as they are."""
-    name = newest_state(path) if trial_ids else None
-    state = _load(storage.join(path, name)) if name else None
-    if state is None:
-        return []
-    fixed = []
-    for entry in state["trial_data"]:
-        trial = json.loads(entry[0])
-        if trial.get("trial_id") in trial_ids and trial.get("status") != "ERROR":
-            trial["status"] = "ERROR"
-            entry[0] = json.dumps(trial, indent=2)
-            fixed.append(trial["trial_id"])
-    if fixed:
-        storage.write_atomic(storage.join(path, name), json.dumps(state))
-    return fixed
+    instead of starting it over. No public API re-saves a trial, so the state is corrected as JSON."""
+
+    def errored(state: dict[str, Any]) -> list[str]:
+        fixed = []
+        for entry in state["trial_data"]:
+            trial = json.loads(entry[0])
+            if trial.get("trial_id") in trial_ids and trial.get("status") != "ERROR":
+                trial["status"] = "ERROR"
+                entry[0] = json.dumps(trial, indent=2)
+                fixed.append(trial["trial_id"])
+        return fixed
+
+    return _correct(path, errored) if trial_ids else []
+
+
+def forget_pending_decisions(path: str) -> list[str]:
+    """Clear the scheduling decisions that Ray's newest saved state held for the saved run's calls in flight;
+    returns the trials that had one.
+
+    Ray 2.60's TuneController saves and restores its held decisions with the rest of its attributes. When a
+    trial's worker dies while the driver saves its checkpoint, and it has no retries left, Ray holds a STOP
+    for "after the save" that the run never executes; restored, the trial resumed by `resume` is stopped after
+    its first new checkpoint, as if a scheduler had stopped it early, its remaining epochs never trained. No
+    call of the saved run survives it, so none of the decisions held for them belongs to the restored run: the
+    schedulers decide afresh on the restored trials' next results."""
+
+    def forget(state: dict[str, Any]) -> list[str]:
+        runner = state.get("runner_data")
+        if not isinstance(runner, dict):
+            return []
+        held = sorted({str(t) for key in PENDING_DECISIONS if isinstance(runner.get(key), dict) for t in runner[key]})
+        for key in PENDING_DECISIONS:
+            if runner.get(key):
+                runner[key] = {}
+        return held
+
+    return _correct(path, forget)

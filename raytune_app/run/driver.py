@@ -345,8 +345,10 @@ def resume_experiment(path: str, spec: ExperimentSpec, source: str, conn: Connec
     prepared = prepare_while_ray_starts(spec, source)
     _connect(spec, source, conn, prepared)  # a saved spec holds numbers: `auto` was resolved before it was saved
     dataset = prepared.result()
+    from raytune_app.ray_compat.experiment_state import forget_pending_decisions
     from raytune_app.tuner.build import restore_tuner
 
+    forget_pending_decisions(path)  # held for calls of the saved run, which did not survive it (see there)
     record_start(path)
     return run(restore_tuner(path, spec, dataset, restart_errored), spec, dataset, path, conn)
 
