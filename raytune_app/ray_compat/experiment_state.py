@@ -189,10 +189,9 @@ def forget_pending_decisions(path: str) -> list[str]:
         runner = state.get("runner_data")
         if not isinstance(runner, dict):
             return []
-        held = sorted({str(t) for key in PENDING_DECISIONS if isinstance(runner.get(key), dict) for t in runner[key]})
-        for key in PENDING_DECISIONS:
-            if runner.get(key):
-                runner[key] = {}
+        pending = [key for key in PENDING_DECISIONS if isinstance(runner.get(key), dict) and runner[key]]
+        held = sorted({str(trial) for key in pending for trial in runner[key]})
+        runner.update({key: {} for key in pending})
         return held
 
     return _correct(path, forget)
