@@ -371,16 +371,18 @@ def _seconds(t: float) -> str:
     return f"{t:.1f}" if np.isfinite(t) else "not reached"
 
 
-def _median_time(runs: list[Run], target: float, budget: float) -> float:
-    """The median over every seed of the seconds to `target` by `budget`: a seed that never reached it counts as
-    later than any that did (inf, an ordinary largest value here), so the median is inf when most never did."""
-    return float(np.median([r.time_to(target, budget) for r in runs])) if runs else float("inf")
+def _median_time(runs: list[Run], target: float, budget: float) -> tuple[float, int]:
+    """The median over every seed of the seconds to `target` by `budget` (a seed that never reached it counts as
+    later than any that did: inf, an ordinary largest value here, so the median is inf when most never did), and
+    how many seeds reached it."""
+    times = [r.time_to(target, budget) for r in runs]
+    return (float(np.median(times)) if times else float("inf")), int(sum(np.isfinite(times)))
 
 
 def _time_to(runs: list[Run], target: float, budget: float) -> str:
     """The median seconds to `target` and how many seeds reached it."""
-    reached = sum(np.isfinite(r.time_to(target, budget)) for r in runs)
-    return f"{_seconds(_median_time(runs, target, budget))} ({reached}/{len(runs)})"
+    median, reached = _median_time(runs, target, budget)
+    return f"{_seconds(median)} ({reached}/{len(runs)})"
 
 
 COLUMNS = ("T", "method", "best val accuracy by T: median [IQR]", "test accuracy of the pick", "s to {0}",
@@ -431,7 +433,7 @@ def targets(task_name: str, task: Task, runs: dict[str, list[Run]], budgets: lis
         out.append((f"{task_name}: best val accuracy by {budget:g} s >= Optuna's",
                     f"{mine:.3f} against {theirs:.3f}", mine >= theirs))
     for target in task.targets:
-        mine, theirs = _median_time(ours, target, last), _median_time(peer, target, last)
+        (mine, _), (theirs, _) = _median_time(ours, target, last), _median_time(peer, target, last)
         if theirs > 10:
             out.append((f"{task_name}: seconds to {target:g} <= Optuna's (which needs more than 10 s)",
                         f"{_seconds(mine)} against {_seconds(theirs)}", mine <= theirs))

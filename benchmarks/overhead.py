@@ -424,6 +424,9 @@ def timelines(tmp: Path, args: argparse.Namespace) -> dict:
     return {"tables": tables(runs)}
 
 
+WINDOW = 20  # suggestions per figure of (i)
+
+
 def searcher_cost(tmp: Path, args: argparse.Namespace) -> dict:
     """(i) for each round and searcher: the median time of `suggest` over the WINDOW suggestions up to each count
     of finished trials told (each told as trained to the end, with a random score: TPE's work grows with the
@@ -453,9 +456,6 @@ def searcher_cost(tmp: Path, args: argparse.Namespace) -> dict:
                 records.append(record)
                 keep(args.raw, record)
     return {"tables": tables(records)}
-
-
-WINDOW = 20  # suggestions per figure of (i)
 
 
 def keep(raw: Path | None, record: dict) -> None:
@@ -632,7 +632,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         for name in args.only or PARTS:
             part = PARTS[name](Path(tmp), args)
-            printed += filter(None, [part.pop("tables", None)])  # (g), (h): tables of their own
+            printed += filter(None, [part.pop("tables", None)])  # (g), (h), (i): tables of their own
             figures |= part
     print(f"{os.cpu_count()} cores")
     if figures:
